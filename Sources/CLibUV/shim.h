@@ -1,0 +1,2 @@
+// Exposes the system <uv.h> to Swift; found through pkg-config.
+#include <uv.h>

@@ -1,0 +1,2 @@
+// Exposes the system <sodium.h> to Swift; found through pkg-config.
+#include <sodium.h>

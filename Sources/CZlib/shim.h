@@ -1,0 +1,2 @@
+// Exposes the system <zlib.h> to Swift; found through pkg-config.
+#include <zlib.h>
