@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An invariant that a fuzz check found broken for one input.
+///
+/// Rejecting bad input with a `WireError` is the expected outcome and is not a failure; a failure
+/// is a crash-worthy bug such as an accepted input that does not survive a round trip.
+public struct FuzzFailure: Error, CustomStringConvertible, Sendable {
+    /// The target whose check failed.
+    public let target: FuzzTarget
+    /// What was expected and what happened instead.
+    public let message: String
+
+    /// Creates a failure report.
+    /// - Parameters:
+    ///   - target: The target whose check failed.
+    ///   - message: What was expected and what happened instead.
+    public init(_ target: FuzzTarget, _ message: String) {
+        self.target = target
+        self.message = message
+    }
+
+    public var description: String { "fuzz \(target.rawValue): \(message)" }
+}
+
+/// The fuzz targets; the raw value names the corpus and regression folders
+/// (`fuzz/corpus/<name>`, `fuzz/regressions/<name>`).
+public enum FuzzTarget: String, CaseIterable, Sendable {
+    /// Length-prefixed frames through `FrameDecoder`, decode, validation and re-encoding.
+    case frame
+    /// Signed peer records: decode, key and signature checks, address parsing.
+    case record
+    /// Multiaddrs in text and binary form.
+    case multiaddr
+
+    /// Runs this target's check on one input.
+    /// - Parameter input: The bytes to check, as libFuzzer or a saved file gives them.
+    /// - Throws: `FuzzFailure` when an invariant does not hold for `input`.
+    public func check(_ input: [UInt8]) throws(FuzzFailure) {
+        switch self {
+        case .frame: try FrameCheck.run(input)
+        case .record: try RecordCheck.run(input)
+        case .multiaddr: try MultiaddrCheck.run(input)
+        }
+    }
+}
+
+/// The glue shared by the fuzz executables.
+public enum FuzzEntry {
+    /// Body of `LLVMFuzzerTestOneInput`: runs the check and aborts on failure, which is how
+    /// libFuzzer learns of a finding and saves the input.
+    /// - Parameters:
+    ///   - target: The check to run.
+    ///   - data: Start of the input; may be `nil` when `size` is 0.
+    ///   - size: Length of the input in bytes.
+    /// - Returns: 0, as libFuzzer requires for an input that was processed.
+    public static func testOneInput(_ target: FuzzTarget, _ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+        let input = data.map { Array(UnsafeBufferPointer(start: $0, count: size)) } ?? []
+        do {
+            try target.check(input)
+        } catch {
+            fatalError(error.description)
+        }
+        return 0
+    }
+
+    /// `main` of a fuzz executable built without libFuzzer: runs the check over the files named on
+    /// the command line (a folder stands for the files in it) and exits with 1 if any fails.
+    ///
+    /// This reproduces a finding without the sanitizer toolchain, e.g. under a debugger.
+    /// - Parameter target: The check to run.
+    public static func replayMain(_ target: FuzzTarget) -> Never {
+        let paths = CommandLine.arguments.dropFirst()
+        if paths.isEmpty {
+            print("usage: \(CommandLine.arguments.first ?? "fuzz") FILE|DIR...  (replays inputs through the \(target.rawValue) check)")
+            exit(2)
+        }
+        var failures = 0
+        var count = 0
+        for path in paths {
+            let files: [String]
+            do {
+                files = try FuzzInputs.files(at: path)
+            } catch {
+                print("\(path): \(error)")
+                failures += 1
+                continue
+            }
+            for file in files {
+                count += 1
+                do {
+                    try target.check(try FuzzInputs.read(file))
+                } catch let error as FuzzFailure {
+                    print("FAIL \(file): \(error.message)")
+                    failures += 1
+                } catch {
+                    print("\(file): \(error)")
+                    failures += 1
+                }
+            }
+        }
+        print("\(target.rawValue): \(count - failures) passed, \(failures) failed")
+        exit(failures == 0 ? 0 : 1)
+    }
+}
