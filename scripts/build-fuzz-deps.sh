@@ -54,25 +54,23 @@ export DEBIAN_FRONTEND=noninteractive
 sudo=""
 [[ $(id -u) -eq 0 ]] || sudo="sudo"
 
-# Debian's sources need a deb-src entry; the machine ships only binary ones. Mirror every stanza of
-# debian.sources (same URIs, suites, components, keyring) with `Types: deb-src`, written to our own
-# file so the stock one stays untouched and a rerun rewrites the same content.
+# Debian's sources need a deb-src entry; the machine ships only binary ones. Every stanza of
+# debian.sources (same URIs, suites, components, keyring) is mirrored with `Types: deb-src` into a
+# file of our own, so the stock one stays untouched and a rerun finds the same content.
 src_list=/etc/apt/sources.list.d/pex-deb-src.sources
-have_deb_src() {
-  grep -rqsE '^[[:space:]]*(Types:.*deb-src|deb-src[[:space:]])' /etc/apt/sources.list /etc/apt/sources.list.d/ 2>/dev/null
-}
-if ! have_deb_src; then
-  base=/etc/apt/sources.list.d/debian.sources
+base=/etc/apt/sources.list.d/debian.sources
+if ! grep -qsE '^Types:.*deb-src' "$base"; then
   if [[ ! -f $base ]]; then
     echo "build-fuzz-deps: no $base to derive a deb-src entry from" >&2
     exit 1
   fi
-  tmp=$(mktemp)
-  sed -E 's/^Types:.*/Types: deb-src/' "$base" >"$tmp"
-  $sudo install -m 0644 "$tmp" "$src_list"
-  rm -f "$tmp"
-  echo "build-fuzz-deps: wrote $src_list"
-  need_update=1
+  wanted=$(sed -E 's/^Types:.*/Types: deb-src/' "$base")
+  if [[ ! -f $src_list ]] || [[ $(cat "$src_list") != "$wanted" ]]; then
+    printf '%s\n' "$wanted" | $sudo tee "$src_list" >/dev/null
+    $sudo chmod 0644 "$src_list"
+    echo "build-fuzz-deps: wrote $src_list"
+    need_update=1
+  fi
 fi
 # A deb-src entry added by an earlier run but whose index was never fetched also needs an update.
 if [[ -n ${need_update:-} ]] || ! apt-cache showsrc protobuf-c >/dev/null 2>&1 \

@@ -69,40 +69,60 @@ public enum FuzzEntry {
 
     /// `main` of a fuzz executable built without libFuzzer: runs the check over the files named on
     /// the command line (a folder stands for the files in it) and exits with 1 if any fails.
+    /// `--write-seeds DIR` instead writes the target's seed corpus into DIR.
     ///
-    /// This reproduces a finding without the sanitizer toolchain, e.g. under a debugger.
+    /// Replaying reproduces a finding without the sanitizer toolchain, e.g. under a debugger.
     /// - Parameter target: The check to run.
     public static func replayMain(_ target: FuzzTarget) -> Never {
-        let paths = CommandLine.arguments.dropFirst()
-        if paths.isEmpty {
-            print("usage: \(CommandLine.arguments.first ?? "fuzz") FILE|DIR...  (replays inputs through the \(target.rawValue) check)")
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.count == 2, arguments[0] == "--write-seeds" {
+            do {
+                let count = try FuzzSeeds.write(target, to: arguments[1])
+                print("\(target.rawValue): wrote \(count) seeds to \(arguments[1])")
+                exit(0)
+            } catch {
+                print("\(target.rawValue): \(error)")
+                exit(1)
+            }
+        }
+        guard !arguments.isEmpty, !arguments[0].hasPrefix("-") else {
+            print("usage: \(CommandLine.arguments.first ?? "fuzz") FILE|DIR...   replay inputs through the \(target.rawValue) check")
+            print("       \(CommandLine.arguments.first ?? "fuzz") --write-seeds DIR   write the seed corpus")
             exit(2)
         }
-        var failures = 0
-        var count = 0
+        let report = replay(target, paths: arguments)
+        for line in report.failures { print(line) }
+        print("\(target.rawValue): \(report.passed) passed, \(report.failures.count) failed")
+        exit(report.failures.isEmpty ? 0 : 1)
+    }
+
+    /// Replays saved inputs through a check.
+    /// - Parameters:
+    ///   - target: The check to run.
+    ///   - paths: Files, or folders standing for the files directly inside them.
+    /// - Returns: How many inputs passed, and one line per input that failed or could not be read.
+    public static func replay(_ target: FuzzTarget, paths: [String]) -> (passed: Int, failures: [String]) {
+        var passed = 0
+        var failures: [String] = []
         for path in paths {
             let files: [String]
             do {
                 files = try FuzzInputs.files(at: path)
             } catch {
-                print("\(path): \(error)")
-                failures += 1
+                failures.append("\(error)")
                 continue
             }
             for file in files {
-                count += 1
                 do {
                     try target.check(try FuzzInputs.read(file))
-                } catch let error as FuzzFailure {
-                    print("FAIL \(file): \(error.message)")
-                    failures += 1
+                    passed += 1
+                } catch let failure as FuzzFailure {
+                    failures.append("FAIL \(file): \(failure.message)")
                 } catch {
-                    print("\(file): \(error)")
-                    failures += 1
+                    failures.append("\(error)")
                 }
             }
         }
-        print("\(target.rawValue): \(count - failures) passed, \(failures) failed")
-        exit(failures == 0 ? 0 : 1)
+        return (passed, failures)
     }
 }
