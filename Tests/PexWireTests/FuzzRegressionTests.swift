@@ -133,6 +133,27 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertEqual(RecordCheck.verify(SignedPeerRecord(record: [0xff], signature: good.signature)).failureValue?.reason, "malformed")
     }
 
+    /// The round-trip checks report values that do not survive encoding. Such values cannot come
+    /// out of a correct decoder, but the codec documents some that can be built by hand.
+    func testRoundTripChecksDetectValuesThatDoNotSurviveEncoding() {
+        // Field numbers 1–10 are the known bodies, so `.unknown(5)` decodes as something else.
+        XCTAssertThrowsError(try FrameCheck.roundTrip(.unknown(fieldNumber: 5))) { error in
+            XCTAssertEqual((error as? FuzzFailure)?.target, .frame)
+        }
+        // protobuf-c strings end at the first NUL, so the message loses its tail.
+        let nul = Frame.error(ErrorMessage(code: .internalError, message: "a\u{0}b", closing: false))
+        XCTAssertThrowsError(try FrameCheck.roundTrip(nul))
+        // A signature of the wrong size encodes but is refused when decoded.
+        let short = SignedPeerRecord(record: FuzzSeeds.records(1)[0].record, signature: [1, 2, 3])
+        XCTAssertThrowsError(try RecordCheck.roundTrip(short, target: .record)) { error in
+            XCTAssertTrue((error as? FuzzFailure)?.message.hasPrefix("re-encoded SignedPeerRecord is rejected") ?? false, "\(error)")
+        }
+        XCTAssertThrowsError(try FrameCheck.roundTrip(.peerUpdate(PeerUpdate(records: [short]))))
+        // And values that do survive pass.
+        XCTAssertNoThrow(try FrameCheck.roundTrip(.unknown(fieldNumber: 11)))
+        XCTAssertNoThrow(try RecordCheck.roundTrip(FuzzSeeds.records(1)[0], target: .record))
+    }
+
     func testInflationExpectationMatchesFrameInflated() {
         let ping = FrameCheck.Event.frame(.ping(Ping(nonce: 1)))
         XCTAssertEqual(FrameCheck.inflate(ping), ping)
@@ -161,6 +182,33 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertEqual(unreadable.passed, 0)
         XCTAssertEqual(unreadable.failures.count, 1)
         XCTAssertTrue(unreadable.failures[0].hasPrefix("/etc/passwd/not-a-folder: "), unreadable.failures[0])
+    }
+
+    func testReplayMainExitStatus() throws {
+        var lines: [String] = []
+        let collect: (String) -> Void = { lines.append($0) }
+        let corpus = "\(Self.fuzzDirectory)/corpus/multiaddr"
+        XCTAssertEqual(FuzzEntry.main(.multiaddr, arguments: ["fuzz", corpus], output: collect), 0)
+        XCTAssertEqual(lines.last, "multiaddr: \(FuzzSeeds.seeds(for: .multiaddr).count) passed, 0 failed")
+        XCTAssertEqual(FuzzEntry.main(.multiaddr, arguments: ["fuzz"], output: collect), 2)
+        XCTAssertEqual(FuzzEntry.main(.multiaddr, arguments: ["fuzz", "-runs=1", corpus], output: collect), 2)
+        XCTAssertEqual(FuzzEntry.main(.multiaddr, arguments: ["fuzz", "/etc/passwd/x"], output: collect), 1)
+        XCTAssertEqual(FuzzEntry.main(.multiaddr, arguments: ["fuzz", "--write-seeds", "/nonexistent/dir"], output: collect), 1)
+
+        let directory = "/tmp/pex-fuzz-main-\(getpid())"
+        XCTAssertEqual(mkdir(directory, 0o755), 0)
+        defer {
+            for file in (try? FuzzInputs.files(at: directory)) ?? [] { unlink(file) }
+            rmdir(directory)
+        }
+        XCTAssertEqual(FuzzEntry.main(.frame, arguments: ["fuzz", "--write-seeds", directory], output: collect), 0)
+        XCTAssertEqual(try FuzzInputs.files(at: directory).count, FuzzSeeds.seeds(for: .frame).count)
+    }
+
+    func testFailureDescriptionNamesTheTarget() {
+        XCTAssertEqual(FuzzFailure(.record, "boom").description, "fuzz record: boom")
+        let error = FuzzInputs.ReadError(path: "/x", code: ENOENT)
+        XCTAssertEqual(error.description, "/x: No such file or directory")
     }
 
     func testSeedsAreWrittenAndReadBack() throws {

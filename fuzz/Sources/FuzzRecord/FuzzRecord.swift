@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import PexFuzzChecks
 
 /// libFuzzer entry point; see `RecordCheck` for what is checked.
@@ -10,6 +15,6 @@ public func fuzzRecord(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
 // otherwise this binary replays the files it is given.
 #if !PEX_FUZZING
 @main enum Replay {
-    static func main() { FuzzEntry.replayMain(.record) }
+    static func main() { exit(FuzzEntry.main(.record, arguments: CommandLine.arguments)) }
 }
 #endif

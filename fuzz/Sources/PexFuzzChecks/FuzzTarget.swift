@@ -68,32 +68,40 @@ public enum FuzzEntry {
     }
 
     /// `main` of a fuzz executable built without libFuzzer: runs the check over the files named on
-    /// the command line (a folder stands for the files in it) and exits with 1 if any fails.
-    /// `--write-seeds DIR` instead writes the target's seed corpus into DIR.
+    /// the command line (a folder stands for the files in it). `--write-seeds DIR` instead writes
+    /// the target's seed corpus into DIR.
     ///
     /// Replaying reproduces a finding without the sanitizer toolchain, e.g. under a debugger.
-    /// - Parameter target: The check to run.
-    public static func replayMain(_ target: FuzzTarget) -> Never {
-        let arguments = Array(CommandLine.arguments.dropFirst())
-        if arguments.count == 2, arguments[0] == "--write-seeds" {
+    /// - Parameters:
+    ///   - target: The check to run.
+    ///   - arguments: The command line, program name first.
+    ///   - output: Where report lines go.
+    /// - Returns: The exit status: 0 when every input passed, 1 when one failed or could not be
+    ///   read, 2 for a usage error.
+    public static func main(
+        _ target: FuzzTarget, arguments: [String], output: (String) -> Void = { print($0) }
+    ) -> Int32 {
+        let program = arguments.first ?? "fuzz-\(target.rawValue)"
+        let operands = Array(arguments.dropFirst())
+        if operands.count == 2, operands[0] == "--write-seeds" {
             do {
-                let count = try FuzzSeeds.write(target, to: arguments[1])
-                print("\(target.rawValue): wrote \(count) seeds to \(arguments[1])")
-                exit(0)
+                let count = try FuzzSeeds.write(target, to: operands[1])
+                output("\(target.rawValue): wrote \(count) seeds to \(operands[1])")
+                return 0
             } catch {
-                print("\(target.rawValue): \(error)")
-                exit(1)
+                output("\(target.rawValue): \(error)")
+                return 1
             }
         }
-        guard !arguments.isEmpty, !arguments[0].hasPrefix("-") else {
-            print("usage: \(CommandLine.arguments.first ?? "fuzz") FILE|DIR...   replay inputs through the \(target.rawValue) check")
-            print("       \(CommandLine.arguments.first ?? "fuzz") --write-seeds DIR   write the seed corpus")
-            exit(2)
+        guard !operands.isEmpty, !operands.contains(where: { $0.hasPrefix("-") }) else {
+            output("usage: \(program) FILE|DIR...         replay inputs through the \(target.rawValue) check")
+            output("       \(program) --write-seeds DIR   write the seed corpus")
+            return 2
         }
-        let report = replay(target, paths: arguments)
-        for line in report.failures { print(line) }
-        print("\(target.rawValue): \(report.passed) passed, \(report.failures.count) failed")
-        exit(report.failures.isEmpty ? 0 : 1)
+        let report = replay(target, paths: operands)
+        report.failures.forEach(output)
+        output("\(target.rawValue): \(report.passed) passed, \(report.failures.count) failed")
+        return report.failures.isEmpty ? 0 : 1
     }
 
     /// Replays saved inputs through a check.
