@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the instrumented protobuf-c runtime and the libFuzzer targets, then runs each target for
+# Builds the instrumented protobuf-c and zlib and the libFuzzer targets, then runs each target for
 # FUZZ_SECONDS (first argument, else $FUZZ_SECONDS, else 60). Exits non-zero when a target crashes,
 # leaks, times out or runs out of memory; the input that did it is left in fuzz/artifacts/<target>/.
 #
@@ -66,16 +66,20 @@ for t in "${targets[@]}"; do
   fi
   grep -v 'Cannot export local symbol' "$buildlog" | tail -n 1
   bin=$bindir/$product
-  # The point of building protobuf-c ourselves: the fuzzer must use that copy, not the system one.
-  if ldd "$bin" | grep -q 'libprotobuf-c'; then
-    echo "fuzz.sh: $product links the system libprotobuf-c.so, not fuzz/.deps/lib" >&2
-    exit 1
-  fi
-  unpack=$(objdump -d --no-show-raw-insn --disassemble=protobuf_c_message_unpack "$bin")
-  if ! grep -q '__asan_' <<<"$unpack" || ! grep -q '__sancov_gen_\|__sanitizer_cov' <<<"$unpack"; then
-    echo "fuzz.sh: protobuf_c_message_unpack in $product is not instrumented" >&2
-    exit 1
-  fi
+  # The point of building protobuf-c and zlib ourselves: the fuzzer must use those copies, not the
+  # system ones, in which neither ASan nor libFuzzer sees anything.
+  for pair in libprotobuf-c:protobuf_c_message_unpack libz.so:inflate; do
+    soname=${pair%%:*} function=${pair##*:}
+    if ldd "$bin" | grep -q "$soname"; then
+      echo "fuzz.sh: $product loads the system $soname, not fuzz/.deps/lib" >&2
+      exit 1
+    fi
+    code=$(objdump -d --no-show-raw-insn --disassemble="$function" "$bin")
+    if ! grep -q '__asan_' <<<"$code" || ! grep -q '__sanitizer_cov' <<<"$code"; then
+      echo "fuzz.sh: $function in $product is not instrumented" >&2
+      exit 1
+    fi
+  done
 done
 
 export SWIFT_BACKTRACE=enable=no
