@@ -1,0 +1,143 @@
+/// Creation and verification of signed peer records (docs/PROTOCOL.md, "Peer records").
+///
+/// Verification is split in two stages so that a caller can put its own cheap checks (a roster
+/// lookup, say) between the structural checks and the signature: `SignedPeerRecord.parse`
+/// does everything that needs neither a signature check nor a clock, `UnverifiedPeerRecord.verify`
+/// the rest. `SignedPeerRecord.verify` runs both.
+
+/// A signed record whose structure, network id, key and addresses are valid; its signature,
+/// seq and expiry are not checked yet.
+public struct UnverifiedPeerRecord: Hashable, Sendable {
+    /// The record as received.
+    public let signed: SignedPeerRecord
+    /// The decoded record.
+    public let record: PeerRecord
+    /// The record's key, already checked to be a valid Ed25519 point.
+    public let publicKey: PublicKey
+    /// The record's addresses, each parsed and dialable.
+    public let addresses: [Multiaddr]
+
+    /// Checks the signature, then the seq, then the expiry.
+    ///
+    /// - Parameters:
+    ///   - now: The verifier's current Unix time, in seconds.
+    ///   - crypto: Signature verification to use.
+    /// - Returns: The record, verified.
+    /// - Throws: `WireError.badSignature`, `.zeroSeq`, `.expired` or `.expiryTooFar`.
+    public func verify(now: UInt64, crypto: some CryptoProvider = SodiumCrypto()) throws(WireError) -> VerifiedPeerRecord {
+        guard crypto.verify(signature: signed.signature, payload: signed.record, domain: .peerRecord, publicKey: publicKey)
+        else { throw .badSignature }
+        guard record.seq >= 1 else { throw .zeroSeq }
+        try Self.checkExpiry(record.expiresAt, now: now)
+        return VerifiedPeerRecord(unverified: self)
+    }
+
+    /// Fails when `expiresAt` is not after `now` or further than the maximum lifetime ahead.
+    static func checkExpiry(_ expiresAt: UInt64, now: UInt64) throws(WireError) {
+        guard expiresAt > now else { throw .expired(expiresAt: expiresAt, now: now) }
+        let (limit, overflow) = now.addingReportingOverflow(WireLimits.maxRecordLifetimeSeconds)
+        guard overflow || expiresAt <= limit else { throw .expiryTooFar(expiresAt: expiresAt, now: now) }
+    }
+}
+
+/// A peer record that passed every check of the validation pipeline.
+public struct VerifiedPeerRecord: Hashable, Sendable {
+    /// The record as received; relay it as is, never re-signed or re-encoded.
+    public let signed: SignedPeerRecord
+    public let record: PeerRecord
+    public let publicKey: PublicKey
+    public let addresses: [Multiaddr]
+
+    init(unverified: UnverifiedPeerRecord) {
+        signed = unverified.signed
+        record = unverified.record
+        publicKey = unverified.publicKey
+        addresses = unverified.addresses
+    }
+
+    public var seq: UInt64 { record.seq }
+    public var expiresAt: UInt64 { record.expiresAt }
+    public var peerID: PeerID { publicKey.peerID }
+
+    /// Whether `self` replaces `other` in an address book: same key, higher seq.
+    public func supersedes(_ other: VerifiedPeerRecord) -> Bool {
+        publicKey == other.publicKey && seq > other.seq
+    }
+
+    /// Same key and seq but different signed bytes: the signer equivocated, and the two
+    /// records together are the evidence.
+    public func equivocates(with other: VerifiedPeerRecord) -> Bool {
+        publicKey == other.publicKey && seq == other.seq && signed != other.signed
+    }
+}
+
+extension SignedPeerRecord {
+    /// Encodes and signs a record for `keyPair`.
+    ///
+    /// The record is checked as a verifier would check it (except the clock), so a node can never
+    /// publish a record that its peers reject for its shape.
+    /// - Parameters:
+    ///   - keyPair: The signer; its public key becomes the record's key.
+    ///   - seq: Sequence number, at least 1, higher than any earlier record of this key.
+    ///   - addresses: 1 to 10 dialable addresses.
+    ///   - networkID: The network the record belongs to.
+    ///   - expiresAt: Unix time (seconds) after which the record is invalid.
+    ///   - crypto: Signing provider.
+    /// - Returns: The signed record.
+    /// - Throws: `WireError` for a record its peers would reject on structure.
+    public static func create(
+        keyPair: KeyPair, seq: UInt64, addresses: [Multiaddr], networkID: String, expiresAt: UInt64,
+        crypto: some CryptoProvider = SodiumCrypto()
+    ) throws(WireError) -> SignedPeerRecord {
+        guard seq >= 1 else { throw .zeroSeq }
+        let record = PeerRecord(
+            publicKey: keyPair.publicKey.bytes, seq: seq, addresses: addresses.map(\.bytes),
+            networkID: networkID, expiresAt: expiresAt)
+        let bytes = record.encoded()
+        let signed = SignedPeerRecord(
+            record: bytes, signature: crypto.sign(payload: bytes, domain: .peerRecord, keyPair: keyPair))
+        _ = try signed.parse(networkID: networkID)
+        return signed
+    }
+
+    /// Structural stage of verification: size, record decoding, network id, key, addresses.
+    ///
+    /// - Parameter networkID: The verifier's network id.
+    /// - Returns: The decoded record, still unverified.
+    /// - Throws: The first `WireError` found, checked cheapest first.
+    public func parse(networkID: String) throws(WireError) -> UnverifiedPeerRecord {
+        guard signature.count == WireLimits.signatureLength else {
+            throw .wrongFieldLength(field: "SignedPeerRecord.signature", length: signature.count, expected: WireLimits.signatureLength)
+        }
+        let record = try PeerRecord(decoding: self.record)
+        guard record.networkID == networkID else { throw .wrongNetwork(expected: networkID, actual: record.networkID) }
+        let key = try PublicKey(bytes: record.publicKey)
+        var addresses: [Multiaddr] = []
+        addresses.reserveCapacity(record.addresses.count)
+        for (index, bytes) in record.addresses.enumerated() {
+            let address: Multiaddr
+            do { address = try Multiaddr(bytes: bytes) } catch { throw .badAddress(index: index, error) }
+            let target: Multiaddr.DialTarget
+            do { target = try address.dialTarget() } catch {
+                throw .undialableAddress(index: index, reason: error.reason)
+            }
+            if let peer = target.peerIDMultihash, peer != key.peerID.bytes {
+                throw .undialableAddress(index: index, reason: "/p2p names another key")
+            }
+            addresses.append(address)
+        }
+        return UnverifiedPeerRecord(signed: self, record: record, publicKey: key, addresses: addresses)
+    }
+
+    /// Runs the whole validation pipeline: `parse`, then signature, seq and expiry.
+    ///
+    /// - Parameters:
+    ///   - networkID: The verifier's network id.
+    ///   - now: The verifier's current Unix time, in seconds.
+    ///   - crypto: Signature verification to use.
+    /// - Returns: The verified record.
+    /// - Throws: The first `WireError` found.
+    public func verify(networkID: String, now: UInt64, crypto: some CryptoProvider = SodiumCrypto()) throws(WireError) -> VerifiedPeerRecord {
+        try parse(networkID: networkID).verify(now: now, crypto: crypto)
+    }
+}
