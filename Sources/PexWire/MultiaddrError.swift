@@ -1,7 +1,8 @@
 /// Every way a multiaddr (text or binary) can be wrong.
 public enum MultiaddrError: Error, Hashable, Sendable, CustomStringConvertible {
-    /// Empty input, or text not starting with "/".
+    /// Empty input: no bytes, or text that is empty or only slashes.
     case empty
+    /// Text not starting with "/".
     case mustStartWithSlash
     /// A protocol name or code this implementation does not know.
     case unknownProtocol(String)
@@ -13,9 +14,11 @@ public enum MultiaddrError: Error, Hashable, Sendable, CustomStringConvertible {
     case truncated
     /// Binary varint (code or length) is malformed.
     case badVarint
-    /// Longer than `WireLimits.maxAddressLength` bytes.
+    /// A binary form longer than `WireLimits.maxAddressLength` bytes, or text longer than
+    /// `Multiaddr.maxTextLength` bytes; `limit` says which.
     case tooLong(length: Int, limit: Int)
 
+    /// A one-line human-readable message.
     public var description: String {
         switch self {
         case .empty: "empty multiaddr"
