@@ -34,6 +34,10 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "PexdTests",
+            dependencies: ["pexd"]
+        ),
+        .testTarget(
             name: "PexWireTests",
             dependencies: ["PexWire"]
         ),

@@ -19,7 +19,7 @@ struct Pexd: ParsableCommand {
 
 /// Writes a line to standard error.
 func printError(_ message: String) {
-    fputs(message + "\n", stderr)
+    FileHandleStderr.write(message + "\n")
 }
 
 /// Reports invalid input on stderr and returns the exit code for it (2, as a usage error).
@@ -60,4 +60,18 @@ func parseHex(_ text: String) -> [UInt8]? {
         i += 2
     }
     return out
+}
+
+/// Standard error through its file descriptor: the C `stderr` global is shared mutable state
+/// that Swift 6 refuses to touch.
+enum FileHandleStderr {
+    static func write(_ text: String) {
+        var bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
 }
