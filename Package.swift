@@ -33,6 +33,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "pexbench",
+            dependencies: ["PexWire"]
+        ),
         .testTarget(
             name: "PexdTests",
             dependencies: ["pexd"]
