@@ -110,6 +110,11 @@ extension SignedPeerRecord {
     /// - Returns: The decoded record, still unverified.
     /// - Throws: The first `WireError` found, checked cheapest first.
     public func parse(networkID: String) throws(WireError) -> UnverifiedPeerRecord {
+        // An empty record would decode as a PeerRecord of defaults; name the real fault.
+        guard !self.record.isEmpty else { throw .missingField("SignedPeerRecord.record") }
+        guard self.record.count <= WireLimits.maxRecordSize else {
+            throw .fieldTooLong(field: "SignedPeerRecord.record", length: self.record.count, limit: WireLimits.maxRecordSize)
+        }
         guard signature.count == WireLimits.signatureLength else {
             throw .wrongFieldLength(field: "SignedPeerRecord.signature", length: signature.count, expected: WireLimits.signatureLength)
         }
