@@ -66,9 +66,11 @@ coverage: deps
 	$(SWIFT) test --skip-build --enable-code-coverage --disable-swift-testing
 	$(PYTHON) scripts/coverage.py
 
+# Until the daemon lands (next milestone), a node is its identity: create or load it, show it,
+# and show what the tool can do.
 run: deps
 	$(SWIFT) build --product pexd
-	$$($(SWIFT) build --show-bin-path)/pexd run
+	@bin=$$($(SWIFT) build --show-bin-path)/pexd; $$bin info --data-dir data && echo && $$bin --help
 
 proto: deps
 	scripts/gen-proto.sh

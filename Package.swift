@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "PexWire", targets: ["PexWire"]),
+        .library(name: "PexCore", targets: ["PexCore"]),
         .executable(name: "pexd", targets: ["pexd"]),
     ],
     dependencies: [
@@ -26,6 +27,10 @@ let package = Package(
             name: "PexWire",
             dependencies: ["CPexProto", "CSodium", "CZlib"]
         ),
+        .target(
+            name: "PexCore",
+            dependencies: ["PexWire"]
+        ),
         .executableTarget(
             name: "pexd",
             dependencies: [
@@ -36,6 +41,10 @@ let package = Package(
         .executableTarget(
             name: "pexbench",
             dependencies: ["PexWire"]
+        ),
+        .testTarget(
+            name: "PexCoreTests",
+            dependencies: ["PexCore", "PexWire"]
         ),
         .testTarget(
             name: "PexdTests",

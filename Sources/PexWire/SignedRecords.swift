@@ -28,7 +28,9 @@ public struct UnverifiedPeerRecord: Hashable, Sendable {
     /// - Returns: The record, verified.
     /// - Throws: `WireError.invalidPublicKey`, `.badSignature`, `.zeroSeq`, `.expired` or `.expiryTooFar`.
     public func verify(now: UInt64, crypto: some CryptoProvider = SodiumCrypto()) throws(WireError) -> VerifiedPeerRecord {
-        let publicKey = try PublicKey(bytes: publicKeyBytes)
+        guard let publicKey = crypto.publicKey(publicKeyBytes) else {
+            throw .invalidPublicKey("not a canonical encoding of a prime-order curve point")
+        }
         guard crypto.verify(signature: signed.signature, payload: signed.record, domain: .peerRecord, publicKey: publicKey)
         else { throw .badSignature }
         guard record.seq >= 1 else { throw .zeroSeq }
