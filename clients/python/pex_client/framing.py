@@ -70,18 +70,19 @@ def deflate(data: bytes) -> bytes:
 def inflate(data: bytes, announced_size: int, limit: int = limits.MAX_FRAME_SIZE) -> bytes:
     """Inflate raw deflate ``data`` that should yield exactly ``announced_size`` bytes.
 
-    Output is capped at one byte over the announcement, so a decompression bomb costs no more
-    memory than the limit.
+    The announcement is the allowance: a stream that would produce more is
+    ``decompression-too-large`` (inflation stops one byte past it, so a decompression bomb costs
+    no more memory than the limit); one that produces fewer is ``decompressed-size-mismatch``.
     """
     if announced_size > limit:
-        raise WireError("decompression-too-large", f"compressed frame inflates beyond {limit} bytes")
+        raise WireError("decompression-too-large", f"compressed frame announces {announced_size} bytes, limit {limit}")
     inflater = zlib.decompressobj(wbits=-15)
     try:
         out = inflater.decompress(data, announced_size + 1)
     except zlib.error as exc:
         raise WireError("bad-compressed-data", f"corrupt compressed data: {exc}") from None
     if len(out) > announced_size:
-        raise WireError("decompressed-size-mismatch", f"inflates to more than the announced {announced_size} bytes")
+        raise WireError("decompression-too-large", f"inflates to more than the announced {announced_size} bytes")
     if not inflater.eof:
         raise WireError("bad-compressed-data", "corrupt compressed data: deflate stream is incomplete")
     if inflater.unused_data:

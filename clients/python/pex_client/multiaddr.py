@@ -2,7 +2,8 @@
 
 Supported: ip4, ip6, tcp, udp, dns, dns4, dns6, quic-v1, p2p. Parsing is strict in both
 directions: one canonical encoding per value (no leading zeros in ports or IPv4 octets, IPv6
-zones rejected, DNS names checked label by label, /p2p values must be valid multihashes).
+zones rejected, DNS names must be RFC 1123 host names, /p2p values must be libp2p peer ID
+multihashes). quic-v1 is multicodec 0x01cd; the draft ``quic`` (0x01cc) is an unknown protocol.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ PROTOCOLS = (
     Protocol("dns", 0x35, "dns"),
     Protocol("dns4", 0x36, "dns"),
     Protocol("dns6", 0x37, "dns"),
-    Protocol("quic-v1", 0x01CC, "none"),
+    # 0x01cd is quic-v1 (RFC 9000); 0x01cc is the draft-29 "quic", deliberately unknown here.
+    Protocol("quic-v1", 0x01CD, "none"),
     Protocol("p2p", 0x01A5, "p2p"),
 )
 BY_NAME = {p.name: p for p in PROTOCOLS}
@@ -41,8 +43,11 @@ BY_CODE = {p.code: p for p in PROTOCOLS}
 
 _IP4 = re.compile(r"(0|[1-9][0-9]{0,2})(\.(0|[1-9][0-9]{0,2})){3}")
 _PORT = re.compile(r"0|[1-9][0-9]{0,4}")
-_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?")
+_LDH = re.compile(r"[A-Za-z0-9-]*")
 _MAX_DNS_NAME = 253
+_MAX_DNS_LABEL = 63
+_MAX_IDENTITY_DIGEST = 42
+_IPV4_MAPPED_PREFIX = bytes(10) + b"\xff\xff"
 _MULTIHASH_IDENTITY = 0x00
 _MULTIHASH_SHA2_256 = 0x12
 
@@ -51,12 +56,36 @@ def _invalid(proto: str, value: str, reason: str) -> MultiaddrError:
     return MultiaddrError("invalid-value", f'invalid {proto} value "{value}": {reason}')
 
 
+def _dns_problem(name: str) -> str | None:
+    """Why ``name`` is not an acceptable host name (RFC 1123 LDH labels), or ``None``.
+
+    Underscore is refused: it never occurs in names that have address records. The last label
+    may not be all digits, so that a name never looks like an IPv4 literal.
+    """
+    if not name:
+        return "empty name"
+    if len(name) > _MAX_DNS_NAME:
+        return f"longer than {_MAX_DNS_NAME} bytes"
+    labels = name.split(".")
+    for label in labels:
+        if not label:
+            return "empty label (leading, trailing or double dot)"
+        if len(label) > _MAX_DNS_LABEL:
+            return f"label longer than {_MAX_DNS_LABEL} bytes"
+        if not _LDH.fullmatch(label):
+            return ("underscore is not allowed in a host name" if "_" in label
+                    else 'only ASCII letters, digits, "-" and "." are allowed')
+        if label[0] == "-" or label[-1] == "-":
+            return 'label starts or ends with "-"'
+    if labels[-1].isdigit():  # ASCII only here: every label passed _LDH
+        return "top-level label is all digits"
+    return None
+
+
 def _check_dns(proto: str, name: str) -> None:
-    if not name or len(name) > _MAX_DNS_NAME:
-        raise _invalid(proto, name, f"name must be 1 to {_MAX_DNS_NAME} characters")
-    for label in name.split("."):
-        if not _LABEL.fullmatch(label):
-            raise _invalid(proto, name, f'bad label "{label}"')
+    problem = _dns_problem(name)
+    if problem is not None:
+        raise _invalid(proto, name, problem)
 
 
 def _check_multihash(proto: str, digest: bytes, shown: str) -> None:
@@ -73,13 +102,19 @@ def _check_multihash(proto: str, digest: bytes, shown: str) -> None:
         raise _invalid(proto, shown, "multihash length does not match its digest")
     if code[0] == _MULTIHASH_SHA2_256 and length[0] == 32:
         return
-    if code[0] == _MULTIHASH_IDENTITY and length[0] > 0:
+    if code[0] == _MULTIHASH_IDENTITY and 0 < length[0] <= _MAX_IDENTITY_DIGEST:
         return
-    raise _invalid(proto, shown, "multihash is neither identity nor sha2-256")
+    raise _invalid(proto, shown, "not an identity multihash of 1 to 42 bytes or a sha2-256 multihash of 32 bytes")
 
 
 def format_ip6(packed: bytes) -> str:
-    """RFC 5952 text of a 16-byte IPv6 address (lowercase, longest zero run as ``::``)."""
+    """RFC 5952 text of a 16-byte IPv6 address (lowercase, longest zero run as ``::``).
+
+    IPv4-mapped addresses are written ``::ffff:a.b.c.d`` (RFC 5952 §5), as go-multiaddr and the
+    Swift implementation print them.
+    """
+    if packed[:12] == _IPV4_MAPPED_PREFIX:
+        return "::ffff:" + ".".join(str(b) for b in packed[12:])
     groups = [int.from_bytes(packed[i : i + 2], "big") for i in range(0, 16, 2)]
     best_start, best_len = -1, 0
     i = 0
@@ -256,3 +291,12 @@ def undialable_reason(data: bytes) -> str | None:
     if rest:
         return f"unexpected /{rest[0][0]} after the transport"
     return None
+
+
+def peer_id_suffix(data: bytes) -> str | None:
+    """The peer ID text of a trailing ``/p2p/<id>`` of a binary multiaddr, or ``None``.
+
+    Raises :class:`MultiaddrError` if ``data`` is not a valid multiaddr.
+    """
+    name, value = components(data)[-1]
+    return value if name == "p2p" else None

@@ -68,17 +68,33 @@ def _skip(data: bytes, pos: int, end: int, wire_type: int, where: str) -> tuple[
     return start, start + length
 
 
-def check_message(data: bytes, descriptor: Descriptor, path: str) -> list[int]:
+def check_string(raw: bytes, where: str) -> None:
+    """Raise ``invalid-utf8`` unless ``raw`` is UTF-8, ``malformed`` if it holds a NUL byte.
+
+    protobuf-c hands strings to the Swift codec NUL-terminated, so a NUL would silently cut the
+    string there; both implementations refuse it instead.
+    """
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WireError("invalid-utf8", f"{where} is not valid UTF-8") from None
+    if b"\x00" in raw:
+        raise WireError("malformed", f"{where} holds a NUL byte")
+
+
+def check_message(data: bytes, descriptor: Descriptor, path: str, *, check_strings: bool = True) -> list[int]:
     """Walk ``data`` as the message ``descriptor``, recursing into sub-messages.
 
     Returns the field numbers at the top level that the descriptor does not know, in order of
-    appearance. Raises :class:`WireError` ``malformed`` for broken wire format and ``invalid-utf8``
-    for a string field that is not UTF-8 (``path`` prefixes the field names in messages).
+    appearance. Raises :class:`WireError` ``malformed`` for broken wire format or a NUL byte in a
+    string, and ``invalid-utf8`` for a string field that is not UTF-8 (``path`` prefixes the field
+    names in messages). Without ``check_strings`` string contents are left to the caller, who may
+    need to check other fields first.
     """
-    return _check(bytes(data), 0, len(data), descriptor, path)
+    return _check(bytes(data), 0, len(data), descriptor, path, check_strings)
 
 
-def _check(data: bytes, pos: int, end: int, descriptor: Descriptor, path: str) -> list[int]:
+def _check(data: bytes, pos: int, end: int, descriptor: Descriptor, path: str, check_strings: bool) -> list[int]:
     unknown: list[int] = []
     while pos < end:
         tag, n = _read_varint(data, pos, end, path)
@@ -103,11 +119,8 @@ def _check(data: bytes, pos: int, end: int, descriptor: Descriptor, path: str) -
             inner = start
             while inner < pos:
                 _, inner = _skip(data, inner, pos, expected, where)
-        elif field.type == FieldDescriptor.TYPE_STRING:
-            try:
-                data[start:pos].decode("utf-8")
-            except UnicodeDecodeError:
-                raise WireError("invalid-utf8", f"{where} is not valid UTF-8") from None
+        elif field.type == FieldDescriptor.TYPE_STRING and check_strings:
+            check_string(data[start:pos], where)
         elif field.type == FieldDescriptor.TYPE_MESSAGE:
-            _check(data, start, pos, field.message_type, where)
+            _check(data, start, pos, field.message_type, where, check_strings)
     return unknown

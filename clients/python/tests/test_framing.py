@@ -140,6 +140,8 @@ def test_reader_returns_earlier_frames_before_a_bad_one() -> None:
     (b"\xfa\xff\xff\xff\x1f\x00", "malformed"),  # field number over 2^29-1
     (b"\x0a\x04\x1a\x02\xc3\x28", "invalid-utf8"),  # hello.network_id
     (b"\x4a\x04\x12\x02\xc3\x28", "invalid-utf8"),  # error.message
+    (b"\x0a\x04\x42\x02a\x00", "malformed"),  # NUL in hello.agent (protobuf-c would cut it)
+    (b"\x4a\x03\x12\x01\x00", "malformed"),  # NUL in error.message
     (b"\x0a\x03\x32\x01\x80", "malformed"),  # packed capabilities with a truncated varint
     (b"\x3a\x0b\x08" + b"\xff" * 10, "malformed"),  # varint over 10 bytes
 ])
@@ -266,7 +268,9 @@ def test_compression_errors() -> None:
     assert reason_of(framing.decode_frame, compressed(good, len(inner), codec=0)) == "unsupported-compression"
     assert reason_of(framing.decode_frame, compressed(good, len(inner), codec=2)) == "unsupported-compression"
     assert reason_of(framing.decode_frame, compressed(good, len(inner) + 1)) == "decompressed-size-mismatch"
-    assert reason_of(framing.decode_frame, compressed(good, len(inner) - 1)) == "decompressed-size-mismatch"
+    # The announced size is the allowance: more is too large, fewer is a mismatch.
+    assert reason_of(framing.decode_frame, compressed(good, len(inner) - 1)) == "decompression-too-large"
+    assert reason_of(framing.decode_frame, compressed(good, 0)) == "decompression-too-large"
     assert reason_of(framing.decode_frame, compressed(good, limits.MAX_FRAME_SIZE + 1)) == "decompression-too-large"
     assert reason_of(framing.decode_frame, compressed(b"\xff\xff", len(inner))) == "bad-compressed-data"
     assert reason_of(framing.decode_frame, compressed(good[:-1], len(inner))) == "bad-compressed-data"
@@ -283,7 +287,9 @@ def test_compression_errors() -> None:
 def test_decompression_bomb_is_capped() -> None:
     bomb = framing.deflate(bytes(1024 * 1024))
     assert len(bomb) < 2_000
-    assert reason_of(framing.decode_frame, compressed(bomb, 1000)) == "decompressed-size-mismatch"
+    assert reason_of(framing.decode_frame, compressed(bomb, 1000)) == "decompression-too-large"
+    # Inflation stops past the allowance, before a corrupt tail could be reached.
+    assert reason_of(framing.decode_frame, compressed(bomb[:-4], 1000)) == "decompression-too-large"
     assert reason_of(framing.decode_frame, compressed(bomb, 5000), max_frame_size=4096) == "decompression-too-large"
 
 

@@ -14,13 +14,15 @@ PEER = key(1).peer_id
 @pytest.mark.parametrize("text,hex_", [
     ("/ip4/192.0.2.1/tcp/4001", "04c0000201060fa1"),
     ("/ip4/0.0.0.0/tcp/0", "0400000000060000"),
-    ("/ip4/255.255.255.255/udp/65535/quic-v1", "04ffffffff9102ffffcc03"),
+    ("/ip4/255.255.255.255/udp/65535/quic-v1", "04ffffffff9102ffffcd03"),
     ("/ip6/::1/tcp/80", "2900000000000000000000000000000001060050"),
-    ("/ip6/2001:db8::1/udp/4001/quic-v1", "2920010db80000000000000000000000019102" + "0fa1cc03"),
+    ("/ip6/2001:db8::1/udp/4001/quic-v1", "2920010db80000000000000000000000019102" + "0fa1cd03"),
     ("/dns/example.org/tcp/443", "350b6578616d706c652e6f726706" + "01bb"),
     ("/dns4/a/tcp/1", "360161060001"),
-    ("/dns6/x-y_z.example/tcp/1", "370d782d795f7a2e6578616d706c65060001"),
-    ("/quic-v1", "cc03"),
+    ("/dns6/x-y-Z.example/tcp/1", "370d782d792d5a2e6578616d706c65060001"),
+    ("/dns/1.example.123a/tcp/1", "350e312e6578616d706c652e31323361060001"),
+    ("/dns/" + ".".join(["a" * 63] * 3 + ["a" * 61]), "35fd01" + ("61" * 63 + "2e") * 3 + "61" * 61),
+    ("/quic-v1", "cd03"),
 ])
 def test_round_trip(text: str, hex_: str) -> None:
     assert multiaddr.to_bytes(text).hex() == hex_
@@ -43,7 +45,10 @@ def test_p2p_component() -> None:
     ("/ip6/2001:db8:0:1:1:1:1:1/tcp/1", "2001:db8:0:1:1:1:1:1"),
     ("/ip6/::/tcp/1", "::"),
     ("/ip6/1::/tcp/1", "1::"),
-    ("/ip6/::ffff:192.0.2.1/tcp/1", "::ffff:c000:201"),
+    ("/ip6/::ffff:192.0.2.1/tcp/1", "::ffff:192.0.2.1"),
+    ("/ip6/::ffff:c000:201/tcp/1", "::ffff:192.0.2.1"),
+    ("/ip6/::fffe:c000:201/tcp/1", "::fffe:c000:201"),
+    ("/ip6/::c000:201/tcp/1", "::c000:201"),
     ("/ip6/1:0:0:2:0:0:0:3/tcp/1", "1:0:0:2::3"),
 ])
 def test_ip6_canonical_text(text: str, ip6: str) -> None:
@@ -79,6 +84,13 @@ def test_ip6_canonical_text(text: str, ip6: str) -> None:
     ("/dns/" + "a" * 64, "invalid-value"),
     ("/dns/" + ".".join(["a" * 63] * 4), "invalid-value"),
     ("/dns/exämple.org", "invalid-value"),
+    ("/dns/_srv.example.org", "invalid-value"),
+    ("/dns/a_b.example", "invalid-value"),
+    ("/dns/192.0.2.1", "invalid-value"),
+    ("/dns/example.123", "invalid-value"),
+    ("/dns/-", "invalid-value"),
+    ("/quic", "unknown-protocol"),
+    ("/quic-v1/1", "unknown-protocol"),
     ("/p2p/0OIl", "invalid-value"),
     ("/p2p/", "invalid-value"),
     ("/p2p/1", "invalid-value"),
@@ -109,9 +121,14 @@ def test_text_errors(text: str, kind: str) -> None:
     ("a50303122001", "invalid-value"),  # sha2-256 with a 1-byte digest
     ("a50302 1380".replace(" ", ""), "invalid-value"),  # truncated multihash varint
     ("a503021300", "invalid-value"),  # unknown multihash code
+    ("a5032d002b" + "01" * 43, "invalid-value"),  # identity multihash over 42 bytes
+    ("cc03", "unknown-protocol"),  # draft "quic", not quic-v1
+    ("04c0000201" + "9102" + "0fa1" + "cc03", "unknown-protocol"),
+    ("3503615f62", "invalid-value"),  # "a_b"
+    ("3503312e32", "invalid-value"),  # "1.2": all-digit top-level label
     ("a5030100", "invalid-value"),  # multihash without length
     ("a503028000", "invalid-value"),  # non-minimal multihash code varint
-    ("04" + "00" * 4 + "06" + "0001" + "cc03" * 126, "too-long"),
+    ("04" + "00" * 4 + "06" + "0001" + "cd03" * 126, "too-long"),
 ])
 def test_binary_errors(hex_: str, kind: str) -> None:
     with pytest.raises(MultiaddrError) as info:
@@ -119,8 +136,26 @@ def test_binary_errors(hex_: str, kind: str) -> None:
     assert info.value.kind == kind
 
 
+def test_identity_multihash_limit() -> None:
+    at_limit = bytes.fromhex("a5032c002a") + bytes(range(1, 43))
+    assert multiaddr.to_bytes(multiaddr.to_text(at_limit)) == at_limit
+
+
+def test_dns_error_messages_name_the_rule() -> None:
+    for text, words in (("/dns/a_b.example", "underscore"), ("/dns/example.123", "all digits"),
+                        ("/dns/a-.example", 'ends with "-"'), ("/dns/a..b", "empty label")):
+        with pytest.raises(MultiaddrError) as info:
+            multiaddr.to_bytes(text)
+        assert words in info.value.message, text
+
+
+def test_peer_id_suffix() -> None:
+    assert multiaddr.peer_id_suffix(multiaddr.to_bytes(f"/ip4/192.0.2.1/tcp/1/p2p/{PEER}")) == PEER
+    assert multiaddr.peer_id_suffix(multiaddr.to_bytes("/ip4/192.0.2.1/tcp/1")) is None
+
+
 def test_binary_length_limit_boundary() -> None:
-    exactly = bytes.fromhex("0400000000" + "060001") + bytes.fromhex("cc03") * 124
+    exactly = bytes.fromhex("0400000000" + "060001") + bytes.fromhex("cd03") * 124
     assert len(exactly) == 256
     assert multiaddr.to_text(exactly).endswith("/quic-v1")
 

@@ -118,18 +118,65 @@ def test_structure_errors() -> None:
 
 def test_verification_order() -> None:
     """When several checks fail, the earliest step in the documented order is reported."""
-    # zero seq (structure) beats a wrong network.
-    assert reason(raw(seq=0, network="other")) == "zero-seq"
-    # network beats addresses.
-    assert reason(raw(network="other", addresses=[])) == "wrong-network"
-    assert reason(raw(network="Other", addresses=[])) == "bad-network-id"
-    # addresses beat signature.
-    bad = raw(addresses=[b"\x05"])
-    assert reason(record_pb2.SignedPeerRecord(record=bad.record, signature=bytes(64))) == "bad-address"
-    # key validity, then signature, beat expiry.
-    assert reason(raw(public_key=bytes([1] + [0] * 31), expires_at=NOW)) == "invalid-public-key"
-    expired = raw(expires_at=NOW)
-    assert reason(record_pb2.SignedPeerRecord(record=expired.record, signature=bytes(64))) == "bad-signature"
+    good = raw()
+    unsigned = bytes(64)
+    # Signed-record checks come before decoding: a wrong signature length beats a malformed record.
+    assert reason(record_pb2.SignedPeerRecord(record=b"\xff", signature=bytes(3))) == "wrong-field-length"
+    # Decoding: key length, then address count, then address length, then the network id.
+    assert reason(raw(public_key=bytes(31), addresses=[])) == "wrong-field-length"
+    assert reason(raw(addresses=[], network="Bad Net")) == "too-few-addresses"
+    assert reason(raw(addresses=[bytes(257)], network="Bad Net")) == "field-too-long"
+    bad_utf8 = records.encode_record(key(1).public_key, 1, [bytes(257)], "", NOW + 60) + b"\x22\x02\xc3\x28"
+    assert reason(records.sign_record_bytes(key(1), bad_utf8)) == "field-too-long"
+    # The decoded network id is checked for syntax before it is compared.
+    assert reason(raw(network="Other")) == "bad-network-id"
+    # The network beats the addresses.
+    assert reason(raw(network="other", addresses=[b"\x05"])) == "wrong-network"
+    # Addresses are checked one by one: an undialable first address beats a garbage second one.
+    tcp0 = multiaddr.to_bytes("/ip4/192.0.2.1/tcp/0")
+    assert reason(raw(addresses=[tcp0, b"\x05"])) == "undialable-address"
+    assert reason(raw(addresses=[b"\x05", tcp0])) == "bad-address"
+    # Addresses beat the key and the signature.
+    bad = raw(addresses=[b"\x05"], public_key=bytes([1] + [0] * 31))
+    assert reason(record_pb2.SignedPeerRecord(record=bad.record, signature=unsigned)) == "bad-address"
+    # The key beats the signature, the signature beats the seq, the seq beats the expiry.
+    small_order = raw(public_key=bytes([1] + [0] * 31), seq=0, expires_at=NOW)
+    assert reason(record_pb2.SignedPeerRecord(record=small_order.record, signature=unsigned)) == "invalid-public-key"
+    zero_expired = raw(seq=0, expires_at=NOW)
+    assert reason(record_pb2.SignedPeerRecord(record=zero_expired.record, signature=unsigned)) == "bad-signature"
+    assert reason(zero_expired) == "zero-seq"
+    assert reason(raw(expires_at=NOW)) == "expired"
+    assert reason(good) is None
+
+
+def test_address_too_long_is_rejected_while_decoding() -> None:
+    with pytest.raises(WireError) as info:
+        records.verify_signed_record(raw(addresses=[multiaddr.to_bytes(ADDR), bytes(257)]), NETWORK, NOW)
+    assert info.value.reason == "field-too-long"
+    assert info.value.message == "PeerRecord.addresses is 257 long, limit 256"
+    # 256 bytes is the limit itself: decoding passes and the multiaddr is then judged.
+    assert reason(raw(addresses=[bytes(256)])) == "bad-address"
+
+
+def test_p2p_suffix_must_name_the_record_key() -> None:
+    own = raw(addresses=[multiaddr.to_bytes(f"{ADDR}/p2p/{key(1).peer_id}")])
+    assert reason(own) is None
+    with pytest.raises(WireError) as info:
+        records.verify_signed_record(raw(addresses=[multiaddr.to_bytes(ADDR),
+                                                    multiaddr.to_bytes(f"{ADDR}/p2p/{key(2).peer_id}")]),
+                                     NETWORK, NOW)
+    assert info.value.reason == "undialable-address"
+    assert info.value.message == "address 1 is not dialable: /p2p names another key"
+
+
+def test_network_id_strings() -> None:
+    base = records.encode_record(key(1).public_key, 1, [multiaddr.to_bytes(ADDR)], "", NOW + 60)
+    assert reason(records.sign_record_bytes(key(1), base + b"\x22\x02\xc3\x28")) == "invalid-utf8"
+    # protobuf-c strings end at a NUL: refused as malformed rather than silently cut.
+    assert reason(records.sign_record_bytes(key(1), base + b"\x22\x03ab\x00")) == "malformed"
+    assert reason(records.sign_record_bytes(key(1), base)) == "bad-network-id"
+    parsed = records.parse_record(raw().record)
+    assert parsed.network_id == NETWORK and parsed.seq == 1
 
 
 def test_peer_table(clock: FakeClock) -> None:

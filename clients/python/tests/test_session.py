@@ -169,7 +169,8 @@ def test_peer_request_max_records_per_message() -> None:
 
 def test_announcements_and_updates() -> None:
     a, b = connected()
-    bad = records.sign_record_bytes(key(4), records.encode_record(key(4).public_key, 0, [], NETWORK, NOW + 60))
+    bad = records.sign_record_bytes(key(4), records.encode_record(key(4).public_key, 0, [bytes.fromhex("04c0000204060fa1")],
+                                                                   NETWORK, NOW + 60))
     assert a.announce([signed(3), bad]) == 1
     _, events_b = pump(a, b)
     (event,) = events_b

@@ -239,7 +239,7 @@ def build_frames_invalid() -> list[dict]:
     add(_invalid("compressed_size_mismatch", "Compressed announcing one byte more than it inflates to",
                  _delimited(_compressed(framing.deflate(ping), len(ping) + 1)), "decompressed-size-mismatch"))
     add(_invalid("compressed_size_understated", "Compressed announcing one byte less than it inflates to",
-                 _delimited(_compressed(framing.deflate(ping), len(ping) - 1)), "decompressed-size-mismatch"))
+                 _delimited(_compressed(framing.deflate(ping), len(ping) - 1)), "decompression-too-large"))
     add(_invalid("compressed_announces_too_much", "Compressed announcing 256 KiB + 1 inflated bytes",
                  _delimited(_compressed(framing.deflate(ping), max_size + 1)), "decompression-too-large"))
     add(_invalid("compressed_corrupt", "Compressed whose data is not a deflate stream",
@@ -373,8 +373,20 @@ def build_records() -> list[dict]:
         multiaddr.to_bytes("/ip4/192.0.2.1/tcp/4001"), b""])), "bad-address",
         description="second address is empty"))
     long_dns = bytes([0x35]) + varint.encode(253) + (("a" * 63 + ".") * 3 + "a" * 61).encode() + bytes.fromhex("06 0fa1")
-    add(_record_vector("bad_address_too_long", 1, _raw_signed(1, _record_bytes(1, addresses=[long_dns])),
-                       "bad-address", description="a 259-byte multiaddr (limit 256)"))
+    add(_record_vector("address_too_long", 1, _raw_signed(1, _record_bytes(1, addresses=[long_dns])),
+                       "field-too-long", description="a 259-byte address (limit 256), rejected while decoding the record"))
+    add(_record_vector("bad_address_draft_quic", 1, _raw_signed(1, _record_bytes(1, addresses=[
+        bytes.fromhex("04c0000201" + "9102" + "0fa1" + "cc03")])), "bad-address",
+        description="udp followed by 0x01cc, the draft quic code (quic-v1 is 0x01cd)"))
+    add(_record_vector("bad_address_dns_underscore", 1, _raw_signed(1, _record_bytes(1, addresses=[
+        bytes([0x35, 11]) + b"a_b.example" + bytes.fromhex("060fa1")])), "bad-address",
+        description="DNS name with an underscore"))
+    add(_record_vector("bad_address_dns_numeric_tld", 1, _raw_signed(1, _record_bytes(1, addresses=[
+        bytes([0x35, 11]) + b"example.123" + bytes.fromhex("060fa1")])), "bad-address",
+        description="DNS name whose last label is all digits"))
+    add(_record_vector("undialable_p2p_other_key", 1, signed_record(1, 1, (
+        f"/ip4/192.0.2.1/tcp/4001/p2p/{key(2).peer_id}",)), "undialable-address",
+        description="/p2p suffix names another key than the record's"))
     add(_record_vector("undialable_no_transport", 1, signed_record(1, 1, ("/ip4/192.0.2.1",)), "undialable-address",
                        description="an IP address without a transport port"))
     add(_record_vector("zero_seq", 1, signed_record(1, seq=0), "zero-seq"))
