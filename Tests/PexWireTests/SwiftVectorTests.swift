@@ -115,6 +115,91 @@ final class SwiftVectorTests: XCTestCase {
         }
     }
 
+    /// Streams PexWire rejects, each with the reason it gives.
+    static var invalidStreams: [(name: String, description: String, stream: [UInt8])] {
+        let ping = Frame.ping(Ping(nonce: 1)).encoded()
+        let bigRecord = SignedPeerRecord(record: [UInt8](repeating: 0x0a, count: 2049), signature: [UInt8](repeating: 1, count: 64))
+        let inflated = Frame.peerAnnouncement(PeerAnnouncement(records: [signed(0x21, seq: 1, ["/ip4/198.51.100.1/tcp/4001"])]))
+            .encoded()
+        let nested = Compressed(codec: .deflate, uncompressedSize: 0, data: [])
+        return [
+            ("prefix_over_limit", "length prefix 256 KiB + 1", Varint.encode(UInt64(WireLimits.maxFrameSize + 1))),
+            ("prefix_six_bytes", "length prefix longer than 5 bytes", [0x81, 0x80, 0x80, 0x80, 0x80, 0x00]),
+            ("prefix_not_minimal", "length 1 written as 81 00", [0x81, 0x00] + [0x3a]),
+            ("empty_frame", "length 0", [0x00]),
+            ("truncated_body", "prefix says 5, 4 bytes follow", [0x05] + ping),
+            ("garbage", "not a protobuf message", FrameEncoder.delimit([0xff, 0xff, 0xff])),
+            ("nonce_short", "Hello nonce of 31 bytes", FrameEncoder.delimit(Frame.hello(Hello(
+                networkID: network, record: signed(0x21, seq: 1, ["/ip4/198.51.100.1/tcp/4001"]),
+                nonce: [UInt8](repeating: 7, count: 31))).encoded())),
+            ("record_too_large", "a SignedPeerRecord.record of 2049 bytes",
+             FrameEncoder.delimit(Frame.peerUpdate(PeerUpdate(records: [bigRecord])).encoded())),
+            ("unsupported_codec", "Compressed with codec 7",
+             FrameEncoder.delimit(Frame.compressed(Compressed(codec: CompressionCodec(rawValue: 7), uncompressedSize: 4, data: [1])).encoded())),
+            ("size_mismatch", "announces one byte more than the data inflates to",
+             FrameEncoder.delimit(Frame.compressed(Compressed(
+                codec: .deflate, uncompressedSize: UInt32(inflated.count + 1), data: Deflate.compress(inflated)!)).encoded())),
+            ("nested_compression", "a Compressed frame inside a Compressed frame",
+             FrameEncoder.delimit(Frame.compressed(Compressed(
+                codec: .deflate, uncompressedSize: UInt32(Frame.compressed(nested).encoded().count),
+                data: Deflate.compress(Frame.compressed(nested).encoded())!)).encoded())),
+        ]
+    }
+
+    static func invalidJSON() -> [[String: Any]] {
+        invalidStreams.map { v in
+            var decoder = FrameDecoder()
+            decoder.append(v.stream)
+            var reason: Any = NSNull()
+            do throws(WireError) {
+                while try decoder.nextFrame(inflating: true) != nil {}
+                try decoder.finish()
+            } catch {
+                reason = error.reason
+            }
+            return ["name": v.name, "description": v.description, "stream_hex": hexString(v.stream), "reason": reason]
+        }
+    }
+
+    /// A complete handshake between two fixed keys, as `python/auth.json`.
+    static func authJSON() -> [String: Any] {
+        let crypto = SodiumCrypto()
+        let sides: [(seed: UInt8, role: AuthRole, port: Int, nonce: [UInt8])] = [
+            (0x41, .initiator, 4101, (0..<32).map { UInt8(0x80 + $0) }),
+            (0x42, .responder, 4102, (0..<32).map { UInt8(0xc0 - $0) }),
+        ]
+        let hellos = sides.map { side in
+            Frame.hello(Hello(
+                networkID: network, record: signed(side.seed, seq: 7, ["/ip4/198.51.100.7/tcp/\(side.port)"]),
+                nonce: side.nonce, capabilities: [.deflate, .deltaSync], agent: "pexd/vectors")).encoded()
+        }
+        var out: [String: Any] = [
+            "description": "Complete v1 handshake between two fixed keys, written by PexWire",
+            "network_id": network, "now": now, "negotiated_version": 1,
+        ]
+        for (i, side) in sides.enumerated() {
+            let key = key(side.seed)
+            let payload = AuthTranscript.payload(
+                role: side.role, initiatorHello: hellos[0], responderHello: hellos[1], peerNonce: sides[1 - i].nonce,
+                crypto: crypto)
+            let signature = key.sign(payload, domain: .auth)
+            let auth = Frame.auth(Auth(signature: signature)).encoded()
+            out[side.role == .initiator ? "initiator" : "responder"] = [
+                "seed_hex": hexString([UInt8](repeating: side.seed, count: 32)),
+                "public_key_b64": key.publicKey.base64, "secret_key_b64": key.base64SecretKey,
+                "peer_id": key.publicKey.peerID.base58, "role": Int(side.role.rawValue),
+                "nonce_hex": hexString(side.nonce),
+                "hello_frame_hex": hexString(hellos[i]), "hello_delimited_hex": hexString(FrameEncoder.delimit(hellos[i])),
+                "hello_hash_hex": hexString(crypto.hash256(hellos[i])),
+                "auth_payload_hex": hexString(payload),
+                "signed_message_hex": hexString(Array(SigningDomain.auth.rawValue.utf8) + [0] + payload),
+                "signature_hex": hexString(signature),
+                "auth_frame_hex": hexString(auth), "auth_delimited_hex": hexString(FrameEncoder.delimit(auth)),
+            ] as [String: Any]
+        }
+        return out
+    }
+
     static func render(_ value: Any) throws -> String {
         let data = try JSONSerialization.data(withJSONObject: value, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
         return String(decoding: data, as: UTF8.self) + "\n"
@@ -137,6 +222,17 @@ final class SwiftVectorTests: XCTestCase {
 
     func testSwiftRecordVectorsAreCurrent() throws {
         try checkOrUpdate("records.json", Self.recordsJSON())
+    }
+
+    func testSwiftInvalidStreamVectorsAreCurrent() throws {
+        let vectors = Self.invalidJSON()
+        // Every stream is rejected: a stream PexWire accepts would be a bug in the list itself.
+        XCTAssertFalse(vectors.contains { $0["reason"] is NSNull })
+        try checkOrUpdate("frames_invalid.json", vectors)
+    }
+
+    func testSwiftAuthVectorIsCurrent() throws {
+        try checkOrUpdate("auth.json", Self.authJSON())
     }
 
     func testSwiftVectorsAreSelfConsistent() throws {
