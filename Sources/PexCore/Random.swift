@@ -48,3 +48,10 @@ extension RandomNumberGenerator {
         max.nanoseconds == 0 ? .zero : TimeSpan(nanoseconds: UInt64.random(in: 0...max.nanoseconds, using: &self))
     }
 }
+
+/// A type-erased generator, so the node can hold whichever one the driver passed in.
+public struct AnyRandom: RandomNumberGenerator {
+    var base: any RandomNumberGenerator
+    public init(_ base: any RandomNumberGenerator) { self.base = base }
+    public mutating func next() -> UInt64 { base.next() }
+}
