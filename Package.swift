@@ -31,6 +31,10 @@ let package = Package(
             name: "PexCore",
             dependencies: ["PexWire"]
         ),
+        .target(
+            name: "PexSim",
+            dependencies: ["PexCore", "PexWire"]
+        ),
         .executableTarget(
             name: "pexd",
             dependencies: [
@@ -44,7 +48,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PexCoreTests",
-            dependencies: ["PexCore", "PexWire"]
+            dependencies: ["PexCore", "PexWire", "PexSim"]
         ),
         .testTarget(
             name: "PexdTests",
