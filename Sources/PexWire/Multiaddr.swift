@@ -94,6 +94,13 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
     /// - Throws: `.empty`, `.tooLong` (checked first), `.truncated` when the input ends inside a
     ///   component, `.badVarint`, `.unknownProtocol`, or `.invalidValue`.
     public init(bytes: [UInt8]) throws(MultiaddrError) {
+        var leading = LeadingSpans()
+        try self.init(bytes: bytes, leading: &leading)
+    }
+
+    /// `init(bytes:)` that also keeps the first components for `dialShape(_:)`, sparing a
+    /// second walk over the bytes.
+    init(bytes: [UInt8], leading: inout LeadingSpans) throws(MultiaddrError) {
         guard !bytes.isEmpty else { throw .empty }
         guard bytes.count <= WireLimits.maxAddressLength else {
             throw .tooLong(length: bytes.count, limit: WireLimits.maxAddressLength)
@@ -104,6 +111,7 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
                 let span: Span
                 (span, offset) = try Multiaddr.readComponent(buffer, at: offset)
                 try Component.validate(span.protocolID, UnsafeBufferPointer(rebasing: buffer[span.value]))
+                leading.record(span)
             }
         }
         self.bytes = bytes
@@ -212,6 +220,40 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
                 return nil
             }
             self.offset = next
+            return span
+        }
+    }
+
+    /// The first five components of an address, all that `dialShape(_:)` ever looks at.
+    struct LeadingSpans: IteratorProtocol {
+        private var spans: (Span?, Span?, Span?, Span?, Span?) = (nil, nil, nil, nil, nil)
+        private var count = 0
+        private var read = 0
+
+        /// Keeps `span` if fewer than five are kept.
+        mutating func record(_ span: Span) {
+            switch count {
+            case 0: spans.0 = span
+            case 1: spans.1 = span
+            case 2: spans.2 = span
+            case 3: spans.3 = span
+            case 4: spans.4 = span
+            default: return
+            }
+            count += 1
+        }
+
+        mutating func next() -> Span? {
+            let span: Span?
+            switch read {
+            case 0: span = spans.0
+            case 1: span = spans.1
+            case 2: span = spans.2
+            case 3: span = spans.3
+            case 4: span = spans.4
+            default: span = nil
+            }
+            read += 1
             return span
         }
     }
@@ -537,7 +579,8 @@ extension Multiaddr {
     /// - Returns: Host, port, transport and optional peer ID.
     /// - Throws: `NotDialable` with the reason.
     public func dialTarget() throws(NotDialable) -> DialTarget {
-        let shape = try dialShape()
+        var spans = SpanIterator(bytes)
+        let shape = try dialShape(&spans)
         let hostValue = Array(bytes[shape.host.value])
         let host: DialTarget.Host
         switch shape.host.protocolID {
@@ -566,8 +609,8 @@ extension Multiaddr {
     }
 
     /// The checks of `dialTarget()`, without building its result (which allocates).
-    func dialShape() throws(NotDialable) -> DialShape {
-        var rest = SpanIterator(bytes)
+    /// - Parameter rest: This address's components from the first, or at least its first five.
+    func dialShape(_ rest: inout some IteratorProtocol<Span>) throws(NotDialable) -> DialShape {
         guard let hostComponent = rest.next() else { throw NotDialable(reason: "no components") }
         switch hostComponent.protocolID {
         case .ip4, .ip6, .dns, .dns4, .dns6:

@@ -125,10 +125,11 @@ extension SignedPeerRecord {
         addresses.reserveCapacity(record.addresses.count)
         for (index, bytes) in record.addresses.enumerated() {
             let address: Multiaddr
-            do { address = try Multiaddr(bytes: bytes) } catch { throw .badAddress(index: index, error) }
+            var leading = Multiaddr.LeadingSpans()
+            do { address = try Multiaddr(bytes: bytes, leading: &leading) } catch { throw .badAddress(index: index, error) }
             // The checks of `dialTarget()`, without building the target.
             let shape: Multiaddr.DialShape
-            do { shape = try address.dialShape() } catch {
+            do { shape = try address.dialShape(&leading) } catch {
                 throw .undialableAddress(index: index, reason: error.reason)
             }
             if let peer = shape.peerID {

@@ -132,6 +132,16 @@ final class DecodePathTests: XCTestCase {
         }
     }
 
+    func testLeadingSpansKeepTheFirstFive() throws {
+        let address = try Multiaddr("/ip4/192.0.2.1/tcp/1/tcp/2/tcp/3/tcp/4/tcp/5/tcp/6")
+        var leading = Multiaddr.LeadingSpans()
+        _ = try Multiaddr(bytes: address.bytes, leading: &leading)
+        var kept: [[UInt8]] = []
+        while let span = leading.next() { kept.append(Array(address.bytes[span.value])) }
+        XCTAssertEqual(kept, address.components.prefix(5).map(\.value))
+        XCTAssertNil(leading.next())
+    }
+
     func testParseAcceptsExactlyTheDialableAddresses() throws {
         let key = try KeyPair(seed: [UInt8](repeating: 4, count: 32))
         let own = key.publicKey.peerID.base58
@@ -140,6 +150,7 @@ final class DecodePathTests: XCTestCase {
             "/dns6/a.example/udp/4/quic-v1/p2p/\(own)", "/ip4/192.0.2.1/tcp/0", "/tcp/1", "/ip4/192.0.2.1",
             "/ip4/192.0.2.1/udp/5", "/ip4/192.0.2.1/udp/5/tcp/6", "/ip4/192.0.2.1/tcp/1/quic-v1",
             "/ip4/192.0.2.1/tcp/1/p2p/\(own)/tcp/2", "/p2p/\(own)", "/ip4/192.0.2.1/quic-v1",
+            "/ip4/192.0.2.1/udp/1/quic-v1/p2p/\(own)/tcp/2/tcp/3/tcp/4",
         ]
         for text in texts {
             let address = try Multiaddr(text)
