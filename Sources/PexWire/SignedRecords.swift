@@ -120,7 +120,10 @@ extension SignedPeerRecord {
         guard signature.count == WireLimits.signatureLength else {
             throw .wrongFieldLength(field: "SignedPeerRecord.signature", length: signature.count, expected: WireLimits.signatureLength)
         }
-        let record = try PeerRecord(decoding: self.record)
+        // As `PeerRecord(decoding:)`, without the generic-collection detour.
+        let record = try self.record.withUnsafeBufferPointer { (buffer) throws(WireError) in
+            try PeerRecord.protobufCDecode(UnsafeRawBufferPointer(buffer), limit: PeerRecord.maxEncodedSize)
+        }
         guard record.networkID == networkID else { throw .wrongNetwork(expected: networkID, actual: record.networkID) }
         // PeerRecord decoding guarantees a 32-byte key; its point validity is checked in `verify`.
         let key = record.publicKey
@@ -129,15 +132,19 @@ extension SignedPeerRecord {
         addresses.reserveCapacity(record.addresses.count)
         for (index, bytes) in record.addresses.enumerated() {
             let address: Multiaddr
-            do { address = try Multiaddr(bytes: bytes) } catch { throw .badAddress(index: index, error) }
-            let target: Multiaddr.DialTarget
-            do { target = try address.dialTarget() } catch {
+            var leading = Multiaddr.LeadingSpans()
+            do { address = try Multiaddr(bytes: bytes, leading: &leading) } catch { throw .badAddress(index: index, error) }
+            // The checks of `dialTarget()`, without building the target.
+            let shape: Multiaddr.DialShape
+            do { shape = try address.dialShape(&leading) } catch {
                 throw .undialableAddress(index: index, reason: error.reason)
             }
-            if let peer = target.peerIDMultihash {
+            if let peer = shape.peerID {
                 let own = ownPeerID ?? PeerID.multihash(ofKey: key)
                 ownPeerID = own
-                if peer != own { throw .undialableAddress(index: index, reason: "/p2p names another key") }
+                if !bytes[peer].elementsEqual(own) {
+                    throw .undialableAddress(index: index, reason: "/p2p names another key")
+                }
             }
             addresses.append(address)
         }
