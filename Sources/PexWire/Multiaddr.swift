@@ -613,7 +613,12 @@ extension Multiaddr {
     func dialShape(_ rest: inout some IteratorProtocol<Span>) throws(NotDialable) -> DialShape {
         guard let hostComponent = rest.next() else { throw NotDialable(reason: "no components") }
         switch hostComponent.protocolID {
-        case .ip4, .ip6, .dns, .dns4, .dns6:
+        case .ip4, .ip6:
+            // 0.0.0.0 and :: mean "this host" to a dialler on Linux: never a peer's address.
+            guard bytes[hostComponent.value].contains(where: { $0 != 0 }) else {
+                throw NotDialable(reason: "the unspecified address is not dialable")
+            }
+        case .dns, .dns4, .dns6:
             break
         case .tcp, .udp, .quicV1, .p2p:
             throw NotDialable(reason: "must start with ip4, ip6, dns, dns4 or dns6, not \(hostComponent.protocolID.name)")

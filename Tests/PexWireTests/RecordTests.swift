@@ -77,6 +77,12 @@ final class RecordTests: XCTestCase {
         assertRejected(makeRecord(addresses: eleven), reason: "too-many-addresses")
         assertRejected(makeRecord(addresses: [[0xff, 0xff, 0xff]]), reason: "bad-address")
         assertRejected(makeRecord(addresses: [address("/ip4/192.0.2.1/udp/5").bytes]), reason: "undialable-address")
+        for unspecified in ["/ip4/0.0.0.0/tcp/4001", "/ip6/::/tcp/4001"] {
+            XCTAssertThrowsError(try makeRecord(addresses: [address(unspecified).bytes]).verify(networkID: network, now: now)) {
+                XCTAssertEqual($0 as? WireError, .undialableAddress(index: 0, reason: "the unspecified address is not dialable"))
+            }
+            XCTAssertFalse(address(unspecified).isDialable)
+        }
         var shortSignature = makeRecord()
         shortSignature.signature.removeLast()
         assertRejected(shortSignature, reason: "wrong-field-length")
