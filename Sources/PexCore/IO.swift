@@ -103,8 +103,10 @@ public enum PersistChange: Sendable, Equatable {
     case cursor(PublicKey, SyncCursor)
     /// The seq of our own latest record: a restart never reuses one.
     case ownSeq(UInt64)
-    /// Secrets generated at first start: the address book's bucketing key and the sync log epoch.
-    case secrets(bucketKey: [UInt8], syncEpoch: UInt64)
+    /// The address book's secret bucketing key, generated at first start. (The sync log's epoch
+    /// is not persisted: positions are renumbered at each start, so a new epoch tells peers
+    /// their old cursors no longer apply.)
+    case bucketKey([UInt8])
     /// Two records of one key with the same seq: kept as evidence.
     case equivocation(PublicKey, [SignedPeerRecord])
 }
@@ -142,7 +144,6 @@ public struct PersistedState: Sendable, Equatable {
     public var cursors: [PublicKey: SyncCursor] = [:]
     public var ownSeq: UInt64 = 0
     public var bucketKey: [UInt8]?
-    public var syncEpoch: UInt64?
     public init() {}
 }
 

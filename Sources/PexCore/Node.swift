@@ -82,10 +82,11 @@ public struct Node {
         nextSyncAt = now
         nextFeelerAt = now + config.feelerInterval
         nextMaintenanceAt = now
-        pendingSecrets = (bucketKey, epoch)
+        self.bucketKey = bucketKey
     }
 
-    var pendingSecrets: ([UInt8], UInt64)?
+    /// The bucketing key generated at construction, persisted unless the store already had one.
+    let bucketKey: [UInt8]
 
     static func policy(_ config: NodeConfig) -> ValidationPolicy {
         ValidationPolicy(networkID: config.networkID, roster: config.roster, labMode: config.labMode)

@@ -30,34 +30,28 @@ extension Node {
         connections[id] = c
         let limit = min(Int(request.maxPeers == 0 ? UInt32(WireLimits.maxRecordsPerMessage) : request.maxPeers),
                         config.maxPeersPerResponse, WireLimits.maxRecordsPerMessage)
+        // Without delta sync every request is a full one; a full request, or a cursor this log
+        // cannot answer, is served from the windowed snapshot.
         let since = session.deltaSync ? request.since : nil
-        let page = since == nil
-            ? fullListCache.page(log: syncLog, limit: limit, now: now)
-            : syncLog.page(after: since, limit: limit)
+        var page = fullListCache.respond(log: syncLog, after: since, limit: limit, now: now)
         // Keep the frame under the peer's limit: count as we go, leave room for the envelope.
         let budget = session.peerMaxFrameSize - 64
         var size = 0
         var records: [SignedPeerRecord] = []
-        var lastPosition: UInt64?
-        var truncated = false
+        var sent = 0
         for item in page.items {
-            guard let entry = book.entry(for: item.key) else { continue }
-            let signed = entry.record.signed
-            let cost = signed.record.count + signed.signature.count + 8
-            if size + cost > budget {
-                truncated = true
-                break
+            if let entry = book.entry(for: item.key) {
+                let signed = entry.record.signed
+                let cost = signed.record.count + signed.signature.count + 8
+                if size + cost > budget { break }
+                size += cost
+                records.append(signed)
             }
-            size += cost
-            records.append(signed)
-            lastPosition = item.position
+            sent += 1
         }
-        var next = page.next
-        var more = page.more
-        if truncated, let last = lastPosition {
-            next = SyncCursor(epoch: syncLog.epoch, position: last)
-            more = true
-        }
+        if sent < page.items.count { page = page.truncated(to: sent) }
+        let next = page.next
+        let more = page.more
         send(id, .peerResponse(PeerResponse(requestID: request.requestID, records: records, next: next, more: more, full: page.full)))
     }
 

@@ -4,14 +4,11 @@ extension Node {
     // MARK: Start, own record, commands
 
     mutating func load(_ stored: PersistedState) {
-        if let key = stored.bucketKey, let epoch = stored.syncEpoch {
+        if let key = stored.bucketKey {
             let hash: @Sendable ([UInt8]) -> [UInt8] = { [crypto] in crypto.hash256($0) }
             book = AddressBook(config: config.addressBook, secret: key, hash: hash)
-            syncLog = SyncLog(epoch: epoch)
-            pendingSecrets = nil
-        } else if let (key, epoch) = pendingSecrets {
-            persist(.secrets(bucketKey: key, syncEpoch: epoch))
-            pendingSecrets = nil
+        } else {
+            persist(.bucketKey(bucketKey))
         }
         ownSeq = stored.ownSeq
         cursors = stored.cursors

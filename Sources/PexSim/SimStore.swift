@@ -30,9 +30,8 @@ public struct SimStore: Sendable {
             state.cursors[key] = cursor
         case let .ownSeq(seq):
             state.ownSeq = max(state.ownSeq, seq)
-        case let .secrets(bucketKey, syncEpoch):
-            state.bucketKey = bucketKey
-            state.syncEpoch = syncEpoch
+        case let .bucketKey(key):
+            state.bucketKey = key
         case .equivocation:
             break
         }
