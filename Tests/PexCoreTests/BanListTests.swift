@@ -2,6 +2,14 @@ import PexWire
 import XCTest
 @testable import PexCore
 
+/// A key of 32 equal bytes: a known order, and the tracker and ban list never look inside a key.
+private func testKey(_ byte: UInt8) -> PublicKey {
+    guard let key = PublicKey(unvalidated: [UInt8](repeating: byte, count: 32)) else {
+        preconditionFailure("32 bytes always wrap")
+    }
+    return key
+}
+
 final class BanListTests: XCTestCase {
     let t0 = Instant.unix(seconds: 1_700_000_000)
     let k1 = Subject.key(testKey(1))

@@ -2,8 +2,8 @@ import PexWire
 import XCTest
 @testable import PexCore
 
-func testKey(_ byte: UInt8) -> PublicKey {
-    // Fixed bytes give a known order; the tracker and ban list never look inside a key.
+/// A key of 32 equal bytes: a known order, and the tracker and ban list never look inside a key.
+private func testKey(_ byte: UInt8) -> PublicKey {
     guard let key = PublicKey(unvalidated: [UInt8](repeating: byte, count: 32)) else {
         preconditionFailure("32 bytes always wrap")
     }
