@@ -1,7 +1,7 @@
 /// One ban: who, until when, and why.
 public struct BanEntry: Hashable, Sendable {
     /// The banned key or address.
-    public var subject: Subject
+    public var subject: BanSubject
     /// The ban ends at this instant (banned while `now < until`).
     public var until: Instant
     /// Why, for logs and operators (an `Offence` raw value, or free text for manual bans).
@@ -13,7 +13,7 @@ public struct BanEntry: Hashable, Sendable {
     ///   - subject: The banned key or address.
     ///   - until: When the ban ends.
     ///   - reason: Why.
-    public init(subject: Subject, until: Instant, reason: String) {
+    public init(subject: BanSubject, until: Instant, reason: String) {
         self.subject = subject
         self.until = until
         self.reason = reason
@@ -24,11 +24,11 @@ public struct BanEntry: Hashable, Sendable {
 ///
 /// At `capacity` the list keeps the bans that end latest: a new ban evicts the one that ends
 /// soonest, or is itself dropped when it would end sooner than every ban held (ties broken by the
-/// lower `Subject` going first, so the outcome never depends on hashing or insertion order).
+/// lower `BanSubject` going first, so the outcome never depends on hashing or insertion order).
 public struct BanList: Sendable {
     /// The most bans held.
     public let capacity: Int
-    private var bans: [Subject: BanEntry] = [:]
+    private var bans: [BanSubject: BanEntry] = [:]
 
     /// Creates an empty list.
     ///
@@ -52,7 +52,7 @@ public struct BanList: Sendable {
     /// - Returns: The ban now in force for `subject`, or `nil` when the list is full of bans
     ///   that all end later, in which case nothing changed.
     @discardableResult
-    public mutating func ban(_ subject: Subject, until: Instant, reason: String) -> BanEntry? {
+    public mutating func ban(_ subject: BanSubject, until: Instant, reason: String) -> BanEntry? {
         if let existing = bans[subject] {
             guard until > existing.until else { return existing }
             let entry = BanEntry(subject: subject, until: until, reason: reason)
@@ -74,7 +74,7 @@ public struct BanList: Sendable {
     ///   - subject: The key or address.
     ///   - now: The current instant.
     /// - Returns: `true` while a ban on `subject` has not ended.
-    public func isBanned(_ subject: Subject, now: Instant) -> Bool {
+    public func isBanned(_ subject: BanSubject, now: Instant) -> Bool {
         guard let entry = bans[subject] else { return false }
         return now < entry.until
     }
@@ -83,14 +83,14 @@ public struct BanList: Sendable {
     ///
     /// - Parameter subject: The key or address.
     /// - Returns: The entry, or `nil` when there is none.
-    public func entry(for subject: Subject) -> BanEntry? { bans[subject] }
+    public func entry(for subject: BanSubject) -> BanEntry? { bans[subject] }
 
     /// Lifts a ban early.
     ///
     /// - Parameter subject: The key or address.
     /// - Returns: The lifted entry, or `nil` when `subject` was not banned.
     @discardableResult
-    public mutating func lift(_ subject: Subject) -> BanEntry? {
+    public mutating func lift(_ subject: BanSubject) -> BanEntry? {
         bans.removeValue(forKey: subject)
     }
 

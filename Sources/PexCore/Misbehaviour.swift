@@ -4,11 +4,11 @@ import PexWire
 ///
 /// Ordered (keys first, then addresses; bytes lexicographic within each) so that ties in eviction
 /// and the order of persisted entries never depend on hashing.
-public enum Subject: Hashable, Sendable, Comparable, CustomStringConvertible {
+public enum BanSubject: Hashable, Sendable, Comparable, CustomStringConvertible {
     case key(PublicKey)
     case address(IPAddress)
 
-    public static func < (a: Subject, b: Subject) -> Bool {
+    public static func < (a: BanSubject, b: BanSubject) -> Bool {
         switch (a, b) {
         case (.key, .address): true
         case (.address, .key): false
@@ -124,7 +124,7 @@ public enum Verdict: Hashable, Sendable {
 /// table: the ban list carries it from there.
 ///
 /// Bounded: at `capacity`, a new subject evicts the one with the lowest decayed score, ties
-/// going to the oldest last offence, then to the lowest `Subject`.
+/// going to the oldest last offence, then to the lowest `BanSubject`.
 public struct MisbehaviourTracker: Sendable {
     private struct Entry: Sendable {
         var score: UInt64
@@ -135,7 +135,7 @@ public struct MisbehaviourTracker: Sendable {
 
     /// The configuration in force.
     public let config: MisbehaviourConfig
-    private var entries: [Subject: Entry] = [:]
+    private var entries: [BanSubject: Entry] = [:]
 
     /// Creates an empty tracker.
     ///
@@ -156,7 +156,7 @@ public struct MisbehaviourTracker: Sendable {
     /// - Returns: `.ban` when the decayed score plus the offence's points reaches `banThreshold`
     ///   (always for equivocation), `.disconnect` when it reaches `disconnectThreshold`, else
     ///   `.none`. An offence worth zero points changes nothing and returns `.none`.
-    public mutating func record(_ offence: Offence, subject: Subject, now: Instant) -> Verdict {
+    public mutating func record(_ offence: Offence, subject: BanSubject, now: Instant) -> Verdict {
         if offence == .equivocation {
             entries[subject] = nil
             return .ban(until: now + config.banDuration)
@@ -187,7 +187,7 @@ public struct MisbehaviourTracker: Sendable {
     ///   - subject: The subject.
     ///   - now: The current instant.
     /// - Returns: The score at `now` (saturating at `Int.max`), 0 for an untracked subject.
-    public func score(of subject: Subject, now: Instant) -> Int {
+    public func score(of subject: BanSubject, now: Instant) -> Int {
         guard let entry = entries[subject] else { return 0 }
         return Int(clamping: decayed(entry, now: now).score)
     }
@@ -195,7 +195,7 @@ public struct MisbehaviourTracker: Sendable {
     /// Forgets a subject's score.
     ///
     /// - Parameter subject: The subject.
-    public mutating func reset(_ subject: Subject) {
+    public mutating func reset(_ subject: BanSubject) {
         entries[subject] = nil
     }
 
@@ -211,9 +211,9 @@ public struct MisbehaviourTracker: Sendable {
     }
 
     /// Removes the subject with the lowest decayed score, then the oldest last offence, then the
-    /// lowest `Subject`: a total order, so the dictionary's iteration order cannot matter.
+    /// lowest `BanSubject`: a total order, so the dictionary's iteration order cannot matter.
     private mutating func evictOne(now: Instant) {
-        var victim: (subject: Subject, score: UInt64, last: Instant)?
+        var victim: (subject: BanSubject, score: UInt64, last: Instant)?
         for (subject, entry) in entries {
             let score = decayed(entry, now: now).score
             if let v = victim {

@@ -228,7 +228,7 @@ extension Node {
             } catch {
                 connections[id]?.decoder = decoder
                 metrics.reject(error.reason)
-                punish(id, error.reason == "frame-too-large" ? .oversized : .malformedFrame)
+                punish(id, error.reason == "frame-too-large" ? .tooManyRecords : .malformedFrame)
                 close(id, code: error.reason == "frame-too-large" ? .frameTooLarge : .malformedFrame,
                       message: error.description, reason: "bad frame: \(error.reason)")
                 return

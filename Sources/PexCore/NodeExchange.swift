@@ -12,7 +12,7 @@ extension Node {
         nextRequestID += 1
         c.pending = Connection.PendingRequest(id: requestID, sentAt: now, full: since == nil, recordsSoFar: 0)
         c.lastSyncAt = now
-        c.limits.credit(.records, config.maxPeersPerResponse)
+        c.limits.creditRecords(for: PeerRequest(requestID: 0, maxPeers: UInt32(config.maxPeersPerResponse)))
         connections[id] = c
         send(id, .peerRequest(PeerRequest(requestID: requestID, maxPeers: UInt32(config.maxPeersPerResponse), since: since)))
     }
@@ -125,7 +125,7 @@ extension Node {
                 metrics.reject(rejection.reason)
                 event(.recordRejected(reason: rejection.reason, from: source))
                 switch rejection {
-                case .notAMember: punish(id, .notAMemberRecord)
+                case .notAMember: punish(id, .notAMember)
                 case let .invalid(error) where error == .badSignature: punish(id, .badSignature)
                 default: punish(id, .invalidRecord)
                 }

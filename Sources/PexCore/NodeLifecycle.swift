@@ -12,7 +12,7 @@ extension Node {
         }
         ownSeq = stored.ownSeq
         cursors = stored.cursors
-        bans.restore(stored.bans)
+        bans.restore(stored.bans, now: now)
         // Stored records are verified again: the store is not trusted more than the network, and
         // records that expired while the node was down must go.
         for peer in stored.peers.sorted(by: { $0.record.record.lexicographicallyPrecedes($1.record.record) }) {

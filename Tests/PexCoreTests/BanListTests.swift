@@ -12,11 +12,11 @@ private func testKey(_ byte: UInt8) -> PublicKey {
 
 final class BanListTests: XCTestCase {
     let t0 = Instant.unix(seconds: 1_700_000_000)
-    let k1 = Subject.key(testKey(1))
-    let k2 = Subject.key(testKey(2))
-    let k3 = Subject.key(testKey(3))
-    let ip1 = Subject.address(IPAddress(ipv4: 198, 51, 100, 1))
-    let ip2 = Subject.address(IPAddress(ipv4: 198, 51, 100, 2))
+    let k1 = BanSubject.key(testKey(1))
+    let k2 = BanSubject.key(testKey(2))
+    let k3 = BanSubject.key(testKey(3))
+    let ip1 = BanSubject.address(IPAddress(ipv4: 198, 51, 100, 1))
+    let ip2 = BanSubject.address(IPAddress(ipv4: 198, 51, 100, 2))
 
     func testBanEndsExactlyAtItsInstant() {
         var list = BanList()

@@ -12,11 +12,11 @@ private func testKey(_ byte: UInt8) -> PublicKey {
 
 final class MisbehaviourTests: XCTestCase {
     let t0 = Instant.unix(seconds: 1_700_000_000)
-    let a = Subject.key(testKey(1))
-    let b = Subject.key(testKey(2))
-    let c = Subject.key(testKey(3))
-    let ip1 = Subject.address(IPAddress(ipv4: 192, 0, 2, 1))
-    let ip2 = Subject.address(IPAddress(ipv4: 192, 0, 2, 2))
+    let a = BanSubject.key(testKey(1))
+    let b = BanSubject.key(testKey(2))
+    let c = BanSubject.key(testKey(3))
+    let ip1 = BanSubject.address(IPAddress(ipv4: 192, 0, 2, 1))
+    let ip2 = BanSubject.address(IPAddress(ipv4: 192, 0, 2, 2))
 
     func testDefaultPointsAndNames() {
         let c = MisbehaviourConfig.default
