@@ -42,6 +42,9 @@ public struct AddressBookConfig: Sendable, Equatable {
 
 /// Where an entry lives in the book.
 public enum BookLocation: Sendable, Hashable {
+    /// Whether the entry sits in the tried table.
+    public var isTried: Bool { if case .tried = self { true } else { false } }
+
     /// In the protected set, outside the buckets.
     case protected
     /// In the new table.

@@ -187,8 +187,8 @@ extension Node {
         if case let .bootstrap(address) = c.purpose { bootstrap.succeeded(address) }
         learn(record, from: nil, via: id)
         if c.direction == .outbound {
-            if let collision = book.markSuccess(key, now: now) {
-                scheduleCollisionTest(collision)
+            if case let .collision(occupant, queued) = book.markSuccess(key, now: now), queued {
+                scheduleCollisionTest(occupant)
             }
             persistPeer(key)
         }

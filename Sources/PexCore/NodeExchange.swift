@@ -115,7 +115,8 @@ extension Node {
                 learn(record, from: source, via: id, sourceGroup: sourceGroup)
             case .duplicate:
                 metrics.recordsDuplicate += 1
-                if let key = known?.publicKey { book.touch(key, now: now) }
+                // Seen again: refreshes lastSeen, which keeps the entry from going stale.
+                if let known { _ = book.insert(known, sourceGroup: sourceGroup, protected: isMember(known.publicKey), now: now) }
             case .stale:
                 metrics.recordsStale += 1
                 punish(id, .staleRecord)
@@ -208,7 +209,7 @@ extension Node {
         persist(.upsertPeer(StoredPeer(
             record: entry.record.signed, sourceGroup: entry.sourceGroup, addedAt: entry.addedAt, lastSeen: entry.lastSeen,
             lastTry: entry.lastTry, lastSuccess: entry.lastSuccess, attempts: entry.attempts,
-            tried: entry.isTried, protected: entry.isProtected)))
+            tried: entry.location.isTried, protected: entry.location == .protected)))
     }
 
     // MARK: Test-before-evict
@@ -225,8 +226,19 @@ extension Node {
     }
 
     mutating func resolveCollisionTest(_ occupant: PublicKey, reachable: Bool) {
-        for change in book.resolveCollision(occupant: occupant, reachable: reachable, now: now) {
-            persistPeer(change)
+        switch book.resolveCollision(occupant: occupant, reachable: reachable, now: now) {
+        case .notPending, .obsolete:
+            break
+        case .occupantKept:
+            persistPeer(occupant)
+        case let .newcomerPromoted(newcomer, removed):
+            persistPeer(newcomer)
+            persistPeer(occupant)
+            for key in removed {
+                syncLog.noteRemoval(key)
+                persist(.removePeer(key))
+                event(.peerEvicted(key, reason: "lost its tried slot"))
+            }
         }
     }
 }

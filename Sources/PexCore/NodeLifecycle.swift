@@ -15,22 +15,22 @@ extension Node {
         bans.restore(stored.bans, now: now)
         // Stored records are verified again: the store is not trusted more than the network, and
         // records that expired while the node was down must go.
-        for peer in stored.peers.sorted(by: { $0.record.record.lexicographicallyPrecedes($1.record.record) }) {
-            guard case let .accepted(record, _) = validator.validate(peer.record, known: book.entry(for: peerKeyGuess(peer))?.record, now: now)
-            else {
+        var restored: [BookEntry] = []
+        for peer in stored.peers {
+            guard case let .accepted(record, _) = validator.validate(peer.record, known: nil, now: now) else {
                 persist(.removePeer(keyOf(peer.record)))
                 continue
             }
-            _ = book.insert(record, sourceGroup: peer.sourceGroup, protected: peer.protected || isMember(record.publicKey), now: peer.addedAt)
-            book.restoreHistory(record.publicKey, lastSeen: peer.lastSeen, lastTry: peer.lastTry,
-                                lastSuccess: peer.lastSuccess, attempts: peer.attempts, tried: peer.tried)
-            syncLog.noteChange(record.publicKey)
+            let location: BookLocation = peer.protected || isMember(record.publicKey)
+                ? .protected : peer.tried ? .tried(bucket: 0, slot: 0) : .new(bucket: 0, slot: 0)
+            restored.append(BookEntry(
+                record: record, sourceGroup: peer.sourceGroup, addedAt: peer.addedAt, lastSeen: peer.lastSeen,
+                lastTry: peer.lastTry, lastSuccess: peer.lastSuccess, attempts: peer.attempts, location: location))
         }
-    }
-
-    /// The key a stored record claims, for the duplicate shortcut only.
-    func peerKeyGuess(_ peer: StoredPeer) -> PublicKey {
-        keyOf(peer.record)
+        // Sorted by key: the store's row order must not decide which entries win a slot.
+        restored.sort { $0.publicKey.bytes.lexicographicallyPrecedes($1.publicKey.bytes) }
+        for dropped in book.restore(restored) { persist(.removePeer(dropped.publicKey)) }
+        for entry in book.entries { syncLog.noteChange(entry.publicKey) }
     }
 
     func keyOf(_ signed: SignedPeerRecord) -> PublicKey {

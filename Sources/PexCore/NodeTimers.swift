@@ -216,8 +216,8 @@ extension Node {
     /// occupant of a contested tried slot.
     mutating func feeler() {
         guard state != .bootstrapping else { return }
-        if let occupant = book.pendingCollisions.first {
-            scheduleCollisionTest(occupant)
+        if let collision = book.pendingCollisions.first {
+            scheduleCollisionTest(collision.occupant)
             return
         }
         let busy = busyKeys
