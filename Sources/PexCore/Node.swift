@@ -12,13 +12,13 @@ import PexWire
 public struct Node {
     // MARK: State
 
-    public private(set) var config: NodeConfig
+    public internal(set) var config: NodeConfig
     public let identity: KeyPair
-    public private(set) var state: NodeState = .bootstrapping
-    public private(set) var metrics = NodeMetrics()
+    public internal(set) var state: NodeState = .bootstrapping
+    public internal(set) var metrics = NodeMetrics()
     /// Our current signed record.
-    public private(set) var ownRecord: SignedPeerRecord?
-    public private(set) var ownSeq: UInt64 = 0
+    public internal(set) var ownRecord: SignedPeerRecord?
+    public internal(set) var ownSeq: UInt64 = 0
 
     let crypto: any CryptoProvider
     var random: AnyRandom

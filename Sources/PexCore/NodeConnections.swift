@@ -384,9 +384,10 @@ extension Node {
     }
 
     mutating func ban(_ subject: BanSubject, until: Instant, reason: String) {
-        let entry = bans.ban(subject, until: until, reason: reason)
+        // A full ban list refuses a ban that would end before all it holds; the connection is
+        // still closed below.
+        if let entry = bans.ban(subject, until: until, reason: reason) { persist(.ban(entry)) }
         metrics.bans += 1
-        persist(.ban(entry))
         event(.banned(subject, until: until, reason: reason))
         for id in connectionOrder {
             guard let c = connections[id] else { continue }

@@ -167,7 +167,7 @@ extension Node {
         case .unchanged, .stale, .dropped:
             break
         }
-        guard let frame = relayAs, seen.insert(key: key, seq: record.seq) else { return }
+        guard let frame = relayAs, seen.insert(publicKey: key, seq: record.seq) else { return }
         relay(frame, except: [id] + connectionOrder.filter { source != nil && connections[$0]?.peerKey == source && $0 != id })
     }
 
