@@ -303,7 +303,13 @@ final class RecordValidatorTests: XCTestCase {
             XCTAssertEqual(strict.validate(signed, known: nil, now: now), .rejected(.unroutableAddress(index: 0, address: text)))
             XCTAssertEqual(lab.validate(signed, known: nil, now: now), .accepted(try verified(signed), previous: nil), text)
         }
-        for text in ["/ip4/0.0.0.0/tcp/1", "/ip6/::/tcp/1", "/ip4/255.255.255.255/tcp/1", "/ip4/224.0.0.1/tcp/1",
+        for text in ["/ip4/0.0.0.0/tcp/1", "/ip6/::/tcp/1"] {
+            // PexWire already refuses to call these dialable, before any policy.
+            let expected = ValidationOutcome.rejected(.invalid(.undialableAddress(index: 0, reason: "the unspecified address is not dialable")))
+            XCTAssertEqual(lab.validate(record(addresses: [text]), known: nil, now: now), expected, text)
+            XCTAssertEqual(strict.validate(record(addresses: [text]), known: nil, now: now), expected, text)
+        }
+        for text in ["/ip4/255.255.255.255/tcp/1", "/ip4/224.0.0.1/tcp/1",
                      "/ip4/239.255.255.250/udp/1900/quic-v1", "/ip6/ff02::1/tcp/1", "/ip6/::ffff:0.0.0.0/tcp/1"] {
             let signed = record(addresses: [text])
             XCTAssertEqual(lab.validate(signed, known: nil, now: now), .rejected(.unroutableAddress(index: 0, address: text)), text)
