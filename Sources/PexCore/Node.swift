@@ -50,6 +50,8 @@ public struct Node {
     /// Addresses that turned out to be ourselves: never dialled again.
     var ownAddresses: Set<Multiaddr> = []
     var evidence: [PublicKey: [SignedPeerRecord]] = [:]
+    /// No book entry expires (and no collision times out) before this; lowered on every insert.
+    var bookExpiryDue = Instant(nanoseconds: 0)
 
     /// Creates a node. Feed it `.loaded(state)` first.
     ///

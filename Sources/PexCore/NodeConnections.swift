@@ -188,6 +188,7 @@ extension Node {
         learn(record, from: nil, via: id)
         if c.direction == .outbound {
             if case let .collision(occupant, queued) = book.markSuccess(key, now: now), queued {
+                bookExpiryDue = min(bookExpiryDue, now + config.addressBook.replacementGrace)
                 scheduleCollisionTest(occupant)
             }
             persistPeer(key)
@@ -214,26 +215,25 @@ extension Node {
     // MARK: Receiving
 
     mutating func receive(_ id: ConnectionID, _ bytes: [UInt8]) {
-        guard var c = connections[id], c.phase != .dialing else { return }
-        c.bytesIn += bytes.count
+        guard let phase = connections[id]?.phase, phase != .dialing else { return }
         metrics.bytesIn += bytes.count
-        c.lastReceived = now
-        c.decoder.append(bytes)
-        connections[id] = c
-        while let current = connections[id], current.phase != .closing {
-            var decoder = current.decoder
+        // Mutated in place through the dictionary: a copy of the connection would copy the
+        // decoder's buffer on every append.
+        connections[id]!.bytesIn += bytes.count
+        connections[id]!.lastReceived = now
+        connections[id]!.decoder.append(bytes)
+        while let current = connections[id]?.phase, current != .closing {
             let frameBytes: [UInt8]?
             do {
-                frameBytes = try decoder.nextFrameBytes()
+                frameBytes = try connections[id]!.decoder.nextFrameBytes()
             } catch {
-                connections[id]?.decoder = decoder
                 metrics.reject(error.reason)
-                punish(id, error.reason == "frame-too-large" ? .tooManyRecords : .malformedFrame)
-                close(id, code: error.reason == "frame-too-large" ? .frameTooLarge : .malformedFrame,
+                let oversized = error.reason == "frame-too-large"
+                punish(id, oversized ? .tooManyRecords : .malformedFrame)
+                close(id, code: oversized ? .frameTooLarge : .malformedFrame,
                       message: error.description, reason: "bad frame: \(error.reason)")
                 return
             }
-            connections[id]?.decoder = decoder
             guard let frameBytes else { return }
             process(id, frameBytes)
         }

@@ -147,6 +147,7 @@ extension Node {
     mutating func learn(_ record: VerifiedPeerRecord, from source: PublicKey?, via id: ConnectionID, sourceGroup: [UInt8] = []) {
         let key = record.publicKey
         let outcome = book.insert(record, sourceGroup: sourceGroup, protected: isMember(key), now: now)
+        bookExpiryDue = min(bookExpiryDue, Instant.unix(seconds: record.expiresAt))
         var relayAs: Frame?
         switch outcome {
         case .added, .addedReplacing:

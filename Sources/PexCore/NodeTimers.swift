@@ -50,12 +50,19 @@ extension Node {
 
     /// Once a second: expire records and bans, refresh our record, keep the outbound target.
     mutating func maintain() {
-        for key in book.expire(now: now) {
-            syncLog.noteRemoval(key)
-            persist(.removePeer(key))
-            event(.peerEvicted(key, reason: "expired"))
+        // Both tables know their next expiry: skip the scan until then (it runs every second).
+        if bookExpiryDue <= now {
+            for key in book.expire(now: now) {
+                syncLog.noteRemoval(key)
+                persist(.removePeer(key))
+                event(.peerEvicted(key, reason: "expired"))
+            }
+            // `nextExpiry` scans the book: compute it once per expiry, not every second.
+            bookExpiryDue = book.nextExpiry ?? now + .hours(1)
         }
-        for lifted in bans.expire(now: now) { persist(.unban(lifted.subject)) }
+        if let due = bans.nextExpiry, due <= now {
+            for lifted in bans.expire(now: now) { persist(.unban(lifted.subject)) }
+        }
         refreshOwnRecordIfDue()
         fillOutbound()
         updateState()
