@@ -8,6 +8,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "PexWire", targets: ["PexWire"]),
+        .library(name: "PexCore", targets: ["PexCore"]),
         .executable(name: "pexd", targets: ["pexd"]),
     ],
     dependencies: [
@@ -26,12 +27,32 @@ let package = Package(
             name: "PexWire",
             dependencies: ["CPexProto", "CSodium", "CZlib"]
         ),
+        .target(
+            name: "PexCore",
+            dependencies: ["PexWire"]
+        ),
+        .target(
+            name: "PexSim",
+            dependencies: ["PexCore", "PexWire"]
+        ),
         .executableTarget(
             name: "pexd",
             dependencies: [
                 "PexWire",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        .executableTarget(
+            name: "pexbench",
+            dependencies: ["PexWire"]
+        ),
+        .testTarget(
+            name: "PexCoreTests",
+            dependencies: ["PexCore", "PexWire", "PexSim"]
+        ),
+        .testTarget(
+            name: "PexdTests",
+            dependencies: ["pexd"]
         ),
         // Fuzzing (fuzz/README.md). The invariants each fuzzer checks live in a library so that the
         // regression tests replay every saved crash through the same code. A fuzz executable holds

@@ -39,17 +39,28 @@ extension WireLimits {
     /// - Throws: `WireError.badNetworkID` when the id is empty, too long or has another character.
     public static func validateNetworkID(_ id: String) throws(WireError) {
         let utf8 = id.utf8
-        guard !utf8.isEmpty, utf8.count <= maxNetworkIDLength else { throw .badNetworkID(id) }
-        for byte in utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
-                continue
-            default:
-                throw .badNetworkID(id)
+        guard utf8.count <= maxNetworkIDLength, isNetworkIDBytes(utf8) else { throw .badNetworkID(id) }
+    }
+
+    /// Whether `bytes` is non-empty and every byte is in `[a-z0-9._-]` (the length is not checked).
+    static func isNetworkIDBytes(_ bytes: some Collection<UInt8>) -> Bool {
+        guard !bytes.isEmpty else { return false }
+        for byte in bytes {
+            // One bit per allowed ASCII byte: "-" "." "0"–"9" in the low word, "_" "a"–"z" in the high.
+            let (word, bit) = (byte >> 6, UInt64(1) << (byte & 63))
+            switch word {
+            case 0: if networkIDLow & bit == 0 { return false }
+            case 1: if networkIDHigh & bit == 0 { return false }
+            default: return false
             }
         }
+        return true
     }
+
+    /// Bits 0x2d "-", 0x2e ".", 0x30–0x39 "0"–"9".
+    private static var networkIDLow: UInt64 { 0x03ff600000000000 }
+    /// Bits 0x5f "_", 0x61–0x7a "a"–"z", less 64.
+    private static var networkIDHigh: UInt64 { 0x07fffffe80000000 }
 }
 
 // MARK: - Frame

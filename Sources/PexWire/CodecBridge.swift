@@ -1,5 +1,5 @@
-// The one place where Swift values meet protobuf-c: the allocator used for unpacking, the arena
-// used for packing, and the generic encode/decode entry points every message goes through.
+// The one place where Swift values meet protobuf-c: the arenas used for unpacking and for
+// packing, and the generic encode/decode entry points every message goes through.
 
 import CPexProto
 
@@ -15,8 +15,8 @@ import Darwin
 
 /// How a Swift message maps onto the struct protobuf-c generated for it.
 ///
-/// Encoding builds the struct in an `EncodeArena` and packs it; decoding unpacks with
-/// `ProtobufC.allocator` and converts the struct back, validating every structural limit.
+/// Encoding builds the struct in an `EncodeArena` and packs it; decoding unpacks into an
+/// `UnpackArena` and converts the struct back, validating every structural limit.
 protocol ProtobufCBridged {
     associatedtype CMessage
 
@@ -33,7 +33,9 @@ protocol ProtobufCBridged {
 
     /// Stores this value into an initialised struct; every pointer stored comes from `arena`.
     func fill(_ message: UnsafeMutablePointer<CMessage>, in arena: EncodeArena)
-    /// Converts and validates a struct unpacked by protobuf-c with `ProtobufC.allocator`.
+    /// Converts and validates a struct unpacked by protobuf-c into an `UnpackArena`.
+    ///
+    /// Nothing of `message` may be kept: the arena is released when this returns.
     init(unpacked message: UnsafePointer<CMessage>) throws(WireError)
 }
 
@@ -57,14 +59,28 @@ extension ProtobufCBridged {
     }
 
     /// Unpacks `bytes` with protobuf-c after checking their size, then converts and validates.
+    ///
+    /// protobuf-c allocates every field separately; they all come from one `UnpackArena` that
+    /// starts on the stack and is dropped as a whole, so a small message costs no `malloc` and
+    /// no `protobuf_c_message_free_unpacked` walk.
     static func protobufCDecode(_ bytes: UnsafeRawBufferPointer, limit: Int) throws(WireError) -> Self {
         guard bytes.count <= limit else { throw tooLarge(bytes.count, limit: limit) }
         let data = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        guard let unpacked = protobuf_c_message_unpack(descriptor, ProtobufC.allocator, bytes.count, data) else {
-            throw .malformed(message: protoName)
+        return try withUnsafeTemporaryAllocation(
+            byteCount: UnpackArena.inlineCapacity, alignment: UnpackArena.alignment
+        ) { (inline) throws(WireError) -> Self in
+            var arena = UnpackArena(inline: inline, inputSize: bytes.count)
+            defer { arena.releaseChunks() }
+            return try withUnsafeMutablePointer(to: &arena) { (arenaPointer) throws(WireError) -> Self in
+                var allocator = ProtobufCAllocator(
+                    alloc: arenaAlloc, free: arenaFree, allocator_data: UnsafeMutableRawPointer(arenaPointer))
+                guard let unpacked = protobuf_c_message_unpack(descriptor, &allocator, bytes.count, data) else {
+                    throw .malformed(message: protoName)
+                }
+                // No free_unpacked: everything protobuf-c allocated lives in the arena.
+                return try Self(unpacked: UnsafeRawPointer(unpacked).assumingMemoryBound(to: CMessage.self))
+            }
         }
-        defer { protobuf_c_message_free_unpacked(unpacked, ProtobufC.allocator) }
-        return try Self(unpacked: UnsafeRawPointer(unpacked).assumingMemoryBound(to: CMessage.self))
     }
 
     /// `protobufCDecode` for any collection, without copying when it has contiguous storage.
@@ -100,20 +116,8 @@ extension ProtobufCBridged {
 
 /// protobuf-c runtime glue shared by all messages.
 enum ProtobufC {
-    /// Bytes in front of every block handed out by `allocator`; 16 keeps malloc's alignment.
-    static let headerSize = 16
-
-    /// The allocator every unpack uses: malloc with the requested size stored in a header.
-    ///
-    /// protobuf-c keeps strings as NUL-terminated `char *` and drops their wire length, so a
-    /// string with an embedded NUL would silently read as its prefix. It allocates exactly
-    /// `length + 1` bytes for each string, so the header gives the wire length back and
-    /// `string(_:field:maxLength:)` can reject such strings instead.
-    nonisolated(unsafe) static let allocator: UnsafeMutablePointer<ProtobufCAllocator> = {
-        let allocator = UnsafeMutablePointer<ProtobufCAllocator>.allocate(capacity: 1)
-        allocator.initialize(to: ProtobufCAllocator(alloc: headerAlloc, free: headerFree, allocator_data: nil))
-        return allocator
-    }()
+    /// Bytes in front of every block an `UnpackArena` hands out, holding the requested size.
+    static let headerSize = UnpackArena.headerSize
 
     /// Address of `protobuf_c_empty_string`, the unallocated default of every string field.
     static let emptyStringAddress: UInt = {
@@ -122,16 +126,31 @@ enum ProtobufC {
         return UInt(bitPattern: message.message)
     }()
 
+    /// The wire length of a non-default string field: the arena header holds the allocated size,
+    /// which protobuf-c makes exactly `length + 1` (it drops the wire length and NUL-terminates,
+    /// so a string with an embedded NUL would otherwise silently read as its prefix).
+    static func stringBytes(_ pointer: UnsafePointer<CChar>) -> UnsafeBufferPointer<UInt8> {
+        let raw = UnsafeRawPointer(pointer)
+        let length = (raw - headerSize).load(as: Int.self) - 1
+        return UnsafeBufferPointer(start: raw.assumingMemoryBound(to: UInt8.self), count: length)
+    }
+
     /// Reads a string field of an unpacked message.
     /// - Throws: `fieldTooLong` beyond `maxLength` bytes, `malformed` for an embedded NUL,
     ///   `invalidUTF8` for bytes that are not UTF-8.
     static func string(_ pointer: UnsafePointer<CChar>?, field: String, maxLength: Int) throws(WireError) -> String {
         guard let pointer, UInt(bitPattern: pointer) != emptyStringAddress else { return "" }
-        let raw = UnsafeRawPointer(pointer)
-        let length = (raw - headerSize).load(as: Int.self) - 1
+        let bytes = stringBytes(pointer)
+        let length = bytes.count
         guard length <= maxLength else { throw .fieldTooLong(field: field, length: length, limit: maxLength) }
-        let bytes = UnsafeBufferPointer(start: raw.assumingMemoryBound(to: UInt8.self), count: length)
-        guard !bytes.contains(0) else { throw .malformed(message: "\(field) (NUL byte in string)") }
+        var ascii = true
+        for byte in bytes {
+            if byte == 0 { throw .malformed(message: "\(field) (NUL byte in string)") }
+            if byte >= 0x80 { ascii = false }
+        }
+        // ASCII is valid UTF-8, and `String(decoding:)` is much cheaper than the generic
+        // `String(validating:)`, which only the rare non-ASCII string needs.
+        if ascii { return String(decoding: bytes, as: UTF8.self) }
         guard let string = String(validating: bytes, as: UTF8.self) else { throw .invalidUTF8(field: field) }
         return string
     }
@@ -139,6 +158,8 @@ enum ProtobufC {
     /// Copies a bytes field of an unpacked message.
     static func bytes(_ data: ProtobufCBinaryData) -> [UInt8] {
         guard let pointer = data.data, data.len > 0 else { return [] }
+        // Not `init(unsafeUninitializedCapacity:)`: for [UInt8] it goes through an unspecialised
+        // runtime metadata lookup that costs more than the copy; this form is specialised.
         return [UInt8](UnsafeBufferPointer(start: pointer, count: data.len))
     }
 
@@ -154,17 +175,80 @@ enum ProtobufC {
     }
 }
 
-private func headerAlloc(_: UnsafeMutableRawPointer?, _ size: Int) -> UnsafeMutableRawPointer? {
-    let (total, overflow) = size.addingReportingOverflow(ProtobufC.headerSize)
-    guard !overflow, let block = malloc(total) else { return nil }
-    block.storeBytes(of: size, as: Int.self)
-    return block + ProtobufC.headerSize
+/// Bump allocator for one `protobuf_c_message_unpack` call.
+///
+/// Blocks come from a caller-provided inline buffer (on the stack), then from malloc'd chunks
+/// of growing size; `free` is a no-op and everything is released at once by `releaseChunks()`.
+/// Each block is preceded by its requested size (see `ProtobufC.stringBytes`).
+struct UnpackArena {
+    /// Size header in front of each block; also the block alignment, enough for every
+    /// protobuf-c struct (pointers, 64-bit integers, doubles).
+    static let headerSize = 8
+    static let alignment = 16
+    /// Stack space for the first blocks: a whole `PeerRecord` (at most 2 KiB on the wire)
+    /// usually fits.
+    static let inlineCapacity = 2048
+    private static let maxChunkSize = 1 << 20
+    /// A chunk starts with the link to the previous chunk, padded to `alignment`.
+    private static let linkSize = 16
+
+    private var cursor: UnsafeMutableRawPointer
+    private var end: UnsafeMutableRawPointer
+    private var lastChunk: UnsafeMutableRawPointer?
+    private var nextChunkSize: Int
+
+    /// - Parameters:
+    ///   - inline: The first buffer, aligned to `alignment`; it must outlive the arena's use.
+    ///   - inputSize: Size of the message being unpacked; the first chunk is sized from it, as
+    ///     the unpacked form takes a small multiple of the wire size.
+    init(inline: UnsafeMutableRawBufferPointer, inputSize: Int) {
+        // Never empty: `inlineCapacity` > 0.
+        cursor = inline.baseAddress!
+        end = cursor + inline.count
+        lastChunk = nil
+        nextChunkSize = min(max(4096, inputSize.multipliedReportingOverflow(by: 2).partialValue), Self.maxChunkSize)
+    }
+
+    /// A block of `size` bytes, or `nil` when malloc fails or the size is absurd.
+    mutating func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
+        // `size_t` arrives as `Int`: anything over `Int.max / 2` is negative or unsatisfiable.
+        guard size >= 0, size <= Int.max / 2 else { return nil }
+        let needed = Self.headerSize + ((size + Self.headerSize - 1) & ~(Self.headerSize - 1))
+        if end - cursor < needed {
+            guard grow(needed) else { return nil }
+        }
+        cursor.storeBytes(of: size, as: Int.self)
+        let block = cursor + Self.headerSize
+        cursor += needed
+        return block
+    }
+
+    private mutating func grow(_ needed: Int) -> Bool {
+        let size = max(nextChunkSize, needed + Self.linkSize)
+        guard let chunk = malloc(size) else { return false }
+        chunk.storeBytes(of: lastChunk, as: UnsafeMutableRawPointer?.self)
+        lastChunk = chunk
+        cursor = chunk + Self.linkSize
+        end = chunk + size
+        nextChunkSize = min(nextChunkSize * 2, Self.maxChunkSize)
+        return true
+    }
+
+    /// Frees every chunk; the blocks handed out are invalid afterwards.
+    mutating func releaseChunks() {
+        while let chunk = lastChunk {
+            lastChunk = chunk.load(as: UnsafeMutableRawPointer?.self)
+            free(chunk)
+        }
+    }
 }
 
-private func headerFree(_: UnsafeMutableRawPointer?, _ pointer: UnsafeMutableRawPointer?) {
-    guard let pointer else { return }
-    free(pointer - ProtobufC.headerSize)
+private func arenaAlloc(_ data: UnsafeMutableRawPointer?, _ size: Int) -> UnsafeMutableRawPointer? {
+    data?.assumingMemoryBound(to: UnpackArena.self).pointee.allocate(size)
 }
+
+/// Blocks are released with the arena.
+private func arenaFree(_: UnsafeMutableRawPointer?, _: UnsafeMutableRawPointer?) {}
 
 // MARK: - Packing
 

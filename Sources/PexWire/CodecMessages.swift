@@ -41,11 +41,29 @@ extension PeerRecord: ProtobufCBridged {
         for address in addresses where address.len > WireLimits.maxAddressLength {
             throw .fieldTooLong(field: "PeerRecord.addresses", length: address.len, limit: WireLimits.maxAddressLength)
         }
-        let networkID = try ProtobufC.string(c.network_id, field: "PeerRecord.network_id", maxLength: .max)
-        try WireLimits.validateNetworkID(networkID)
+        let networkID = try Self.networkID(c.network_id)
         self.init(
             publicKey: ProtobufC.bytes(c.public_key), seq: c.seq, addresses: addresses.map(ProtobufC.bytes),
             networkID: networkID, expiresAt: c.expires_at)
+    }
+}
+
+extension PeerRecord {
+    /// Reads and validates the network id field.
+    ///
+    /// A valid id is plain ASCII from a small set, so it is checked on the raw bytes and turned
+    /// into a String without UTF-8 validation; anything else takes the general path, which
+    /// reports the same errors in the same order as it always has.
+    private static func networkID(_ pointer: UnsafePointer<CChar>?) throws(WireError) -> String {
+        if let pointer, UInt(bitPattern: pointer) != ProtobufC.emptyStringAddress {
+            let bytes = ProtobufC.stringBytes(pointer)
+            if bytes.count <= WireLimits.maxNetworkIDLength, WireLimits.isNetworkIDBytes(bytes) {
+                return String(decoding: bytes, as: UTF8.self)
+            }
+        }
+        let networkID = try ProtobufC.string(pointer, field: "PeerRecord.network_id", maxLength: .max)
+        try WireLimits.validateNetworkID(networkID)
+        return networkID
     }
 }
 

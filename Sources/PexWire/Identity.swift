@@ -67,6 +67,16 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
 
+    /// Wraps 32 bytes without checking the point: only for `CryptoProvider`s that validate keys
+    /// their own way (a fake provider for simulations and fuzzing), never for bytes from a peer
+    /// under real cryptography.
+    ///
+    /// - Parameter bytes: 32 bytes; other lengths yield `nil`.
+    package init?(unvalidated bytes: [UInt8]) {
+        guard bytes.count == WireLimits.publicKeyLength else { return nil }
+        self.bytes = bytes
+    }
+
     /// Parses a public key written as standard base64 (the original project's format).
     ///
     /// - Parameter base64: 44 characters of padded standard base64.

@@ -35,7 +35,17 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
     /// The binary form.
     public let bytes: [UInt8]
     /// The components, in order.
-    public let components: [Component]
+    ///
+    /// Decoded from `bytes` on each access: parsing only validates, so that checking a peer
+    /// record's addresses allocates nothing per component.
+    public var components: [Component] {
+        var components: [Component] = []
+        var spans = SpanIterator(bytes)
+        while let span = spans.next() {
+            components.append(Component(unchecked: span.protocolID, value: Array(bytes[span.value])))
+        }
+        return components
+    }
 
     /// The canonical text form, e.g. "/ip4/192.0.2.1/tcp/4001".
     public var text: String { components.map(\.text).joined() }
@@ -84,41 +94,27 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
     /// - Throws: `.empty`, `.tooLong` (checked first), `.truncated` when the input ends inside a
     ///   component, `.badVarint`, `.unknownProtocol`, or `.invalidValue`.
     public init(bytes: [UInt8]) throws(MultiaddrError) {
+        var leading = LeadingSpans()
+        try self.init(bytes: bytes, leading: &leading)
+    }
+
+    /// `init(bytes:)` that also keeps the first components for `dialShape(_:)`, sparing a
+    /// second walk over the bytes.
+    init(bytes: [UInt8], leading: inout LeadingSpans) throws(MultiaddrError) {
         guard !bytes.isEmpty else { throw .empty }
         guard bytes.count <= WireLimits.maxAddressLength else {
             throw .tooLong(length: bytes.count, limit: WireLimits.maxAddressLength)
         }
-        var components: [Component] = []
-        var offset = 0
-        while offset < bytes.count {
-            let code: UInt64
-            (code, offset) = try Multiaddr.readVarint(bytes, at: offset)
-            guard let id = ProtocolID(rawValue: code) else {
-                throw .unknownProtocol(code == 0x2a ? "ip6zone" : "0x" + String(code, radix: 16))
+        try bytes.withUnsafeBufferPointer { (buffer) throws(MultiaddrError) in
+            var offset = 0
+            while offset < buffer.count {
+                let span: Span
+                (span, offset) = try Multiaddr.readComponent(buffer, at: offset)
+                try Component.validate(span.protocolID, UnsafeBufferPointer(rebasing: buffer[span.value]))
+                leading.record(span)
             }
-            let length: Int
-            switch id.valueKind {
-            case .none:
-                length = 0
-            case let .fixed(size):
-                length = size
-            case .lengthPrefixed:
-                let announced: UInt64
-                (announced, offset) = try Multiaddr.readVarint(bytes, at: offset)
-                guard announced > 0 else {
-                    throw .invalidValue(protocol: id.name, value: "", reason: "empty value")
-                }
-                guard announced <= UInt64(bytes.count - offset) else { throw .truncated }
-                length = Int(announced)
-            }
-            guard length <= bytes.count - offset else { throw .truncated }
-            let value = Array(bytes[offset..<(offset + length)])
-            offset += length
-            try Component.validate(id, value)
-            components.append(Component(unchecked: id, value: value))
         }
         self.bytes = bytes
-        self.components = components
     }
 
     /// A multiaddr made of `components`.
@@ -133,7 +129,6 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
             throw .tooLong(length: bytes.count, limit: WireLimits.maxAddressLength)
         }
         self.bytes = bytes
-        self.components = components
     }
 
     /// This multiaddr followed by `other`, e.g. an address with "/p2p/<id>" appended.
@@ -151,14 +146,121 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
     /// Hashes the binary form.
     public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 
+    /// One component located in `bytes`: its protocol and the range of its value.
+    struct Span {
+        let protocolID: ProtocolID
+        let value: Range<Int>
+    }
+
+    /// Reads the code, the length where the protocol has one, and locates the value of the
+    /// component starting at `offset`; the value itself is not checked.
+    /// - Returns: The component and the offset just after it.
+    private static func readComponent(
+        _ bytes: UnsafeBufferPointer<UInt8>, at offset: Int
+    ) throws(MultiaddrError) -> (Span, Int) {
+        var offset = offset
+        let code: UInt64
+        (code, offset) = try readVarint(bytes, at: offset)
+        guard let id = ProtocolID(rawValue: code) else {
+            throw .unknownProtocol(code == 0x2a ? "ip6zone" : "0x" + String(code, radix: 16))
+        }
+        let length: Int
+        switch id.valueKind {
+        case .none:
+            length = 0
+        case let .fixed(size):
+            length = size
+        case .lengthPrefixed:
+            let announced: UInt64
+            (announced, offset) = try readVarint(bytes, at: offset)
+            guard announced > 0 else {
+                throw .invalidValue(protocol: id.name, value: "", reason: "empty value")
+            }
+            guard announced <= UInt64(bytes.count - offset) else { throw .truncated }
+            length = Int(announced)
+        }
+        guard length <= bytes.count - offset else { throw .truncated }
+        return (Span(protocolID: id, value: offset..<(offset + length)), offset + length)
+    }
+
     /// Reads a varint the way multiformats' unsigned-varint spec allows: at most 9 bytes,
     /// minimal encoding.
-    private static func readVarint(_ bytes: [UInt8], at offset: Int) throws(MultiaddrError) -> (UInt64, Int) {
-        switch Varint.read(bytes[offset...], maxBytes: 9) {
+    private static func readVarint(_ bytes: UnsafeBufferPointer<UInt8>, at offset: Int) throws(MultiaddrError) -> (UInt64, Int) {
+        // Fast paths for the one- and two-byte varints of every supported code and length;
+        // a one-byte varint is always minimal, a two-byte one unless its last byte is 0.
+        if offset < bytes.count {
+            let first = bytes[offset]
+            if first < 0x80 { return (UInt64(first), offset + 1) }
+            if offset + 1 < bytes.count, case let second = bytes[offset + 1], second < 0x80, second != 0 {
+                return (UInt64(first & 0x7f) | UInt64(second) << 7, offset + 2)
+            }
+        }
+        switch Varint.read(UnsafeBufferPointer(rebasing: bytes[offset...]), maxBytes: 9) {
         case let .value(value, length): return (value, offset + length)
         case .incomplete: throw .truncated
         case .invalid: throw .badVarint
         }
+    }
+
+    /// The components of a valid binary form, located without copying.
+    struct SpanIterator: IteratorProtocol {
+        private let bytes: [UInt8]
+        private var offset = 0
+
+        init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+        mutating func next() -> Span? {
+            let offset = self.offset
+            guard offset < bytes.count else { return nil }
+            // `bytes` passed `init(bytes:)` or was built from components, so this cannot fail;
+            // if it did, the walk would just end.
+            let read = bytes.withUnsafeBufferPointer { try? Multiaddr.readComponent($0, at: offset) }
+            guard let (span, next) = read else {
+                self.offset = bytes.count
+                return nil
+            }
+            self.offset = next
+            return span
+        }
+    }
+
+    /// The first five components of an address, all that `dialShape(_:)` ever looks at.
+    struct LeadingSpans: IteratorProtocol {
+        private var spans: (Span?, Span?, Span?, Span?, Span?) = (nil, nil, nil, nil, nil)
+        private var count = 0
+        private var read = 0
+
+        /// Keeps `span` if fewer than five are kept.
+        mutating func record(_ span: Span) {
+            switch count {
+            case 0: spans.0 = span
+            case 1: spans.1 = span
+            case 2: spans.2 = span
+            case 3: spans.3 = span
+            case 4: spans.4 = span
+            default: return
+            }
+            count += 1
+        }
+
+        mutating func next() -> Span? {
+            let span: Span?
+            switch read {
+            case 0: span = spans.0
+            case 1: span = spans.1
+            case 2: span = spans.2
+            case 3: span = spans.3
+            case 4: span = spans.4
+            default: span = nil
+            }
+            read += 1
+            return span
+        }
+    }
+
+    /// The two bytes of a tcp or udp value as a port.
+    private func port(of span: Span) -> UInt16 {
+        UInt16(bytes[span.value.lowerBound]) << 8 | UInt16(bytes[span.value.lowerBound + 1])
     }
 }
 
@@ -314,7 +416,7 @@ extension Multiaddr {
         }
 
         /// Checks a binary value whose length is already right for the protocol.
-        static func validate(_ id: ProtocolID, _ value: [UInt8]) throws(MultiaddrError) {
+        static func validate(_ id: ProtocolID, _ value: UnsafeBufferPointer<UInt8>) throws(MultiaddrError) {
             let problem: String?
             switch id {
             case .dns, .dns4, .dns6: problem = dnsNameProblem(value)
@@ -327,7 +429,7 @@ extension Multiaddr {
         }
 
         /// Why `name` is not an acceptable host name, or `nil` if it is (see `Multiaddr`).
-        static func dnsNameProblem(_ name: [UInt8]) -> String? {
+        static func dnsNameProblem(_ name: some BidirectionalCollection<UInt8>) -> String? {
             guard !name.isEmpty else { return "empty name" }
             guard name.count <= 253 else { return "longer than 253 bytes" }
             let labels = name.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
@@ -352,7 +454,7 @@ extension Multiaddr {
         }
 
         /// Why `bytes` is not a libp2p peer ID multihash, or `nil` if it is.
-        static func multihashProblem(_ bytes: [UInt8]) -> String? {
+        static func multihashProblem(_ bytes: some Collection<UInt8>) -> String? {
             guard case let .value(code, codeLength) = Varint.read(bytes, maxBytes: 9) else {
                 return "malformed multihash code"
             }
@@ -382,7 +484,7 @@ extension Multiaddr {
 
         /// A binary value for an error message: as text when printable ASCII, else hex, so
         /// that hostile bytes never reach logs verbatim.
-        private static func printable(_ value: [UInt8]) -> String {
+        private static func printable(_ value: some Collection<UInt8>) -> String {
             if value.allSatisfy({ $0 >= 0x20 && $0 < 0x7f }) { return String(decoding: value, as: UTF8.self) }
             let digits = Array("0123456789abcdef")
             return "0x" + String(value.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0x0f)]] })
@@ -396,27 +498,34 @@ extension Multiaddr {
     /// The IP address of the first component when it is ip4 or ip6; an ip6 IPv4-mapped value is
     /// returned as IPv4 (see `IPAddress`).
     public var ipAddress: IPAddress? {
-        guard let first = components.first, first.protocolID == .ip4 || first.protocolID == .ip6 else { return nil }
-        return IPAddress(bytes: first.value)
+        var spans = SpanIterator(bytes)
+        guard let first = spans.next(), first.protocolID == .ip4 || first.protocolID == .ip6 else { return nil }
+        return IPAddress(bytes: Array(bytes[first.value]))
     }
 
     /// The name of the first component when it is dns, dns4 or dns6.
     public var dnsName: String? {
-        guard let first = components.first,
-              [.dns, .dns4, .dns6].contains(first.protocolID) else { return nil }
-        return first.valueText
+        var spans = SpanIterator(bytes)
+        guard let first = spans.next(), [.dns, .dns4, .dns6].contains(first.protocolID) else { return nil }
+        return String(decoding: bytes[first.value], as: UTF8.self)
     }
 
     /// The port of the first tcp or udp component.
     public var port: UInt16? {
-        guard let c = components.first(where: { $0.protocolID == .tcp || $0.protocolID == .udp }) else { return nil }
-        return UInt16(c.value[0]) << 8 | UInt16(c.value[1])
+        var spans = SpanIterator(bytes)
+        while let span = spans.next() {
+            if span.protocolID == .tcp || span.protocolID == .udp { return port(of: span) }
+        }
+        return nil
     }
 
     /// The multihash of the last component when it is p2p.
     public var peerIDMultihash: [UInt8]? {
-        guard let last = components.last, last.protocolID == .p2p else { return nil }
-        return last.value
+        var spans = SpanIterator(bytes)
+        var last: Span?
+        while let span = spans.next() { last = span }
+        guard let last, last.protocolID == .p2p else { return nil }
+        return Array(bytes[last.value])
     }
 
     /// Where and how to connect for a dialable multiaddr.
@@ -470,25 +579,51 @@ extension Multiaddr {
     /// - Returns: Host, port, transport and optional peer ID.
     /// - Throws: `NotDialable` with the reason.
     public func dialTarget() throws(NotDialable) -> DialTarget {
-        var rest = components[...]
-        guard let hostComponent = rest.popFirst() else { throw NotDialable(reason: "no components") }
+        var spans = SpanIterator(bytes)
+        let shape = try dialShape(&spans)
+        let hostValue = Array(bytes[shape.host.value])
         let host: DialTarget.Host
+        switch shape.host.protocolID {
+        case .dns4: host = .dns(name: String(decoding: hostValue, as: UTF8.self), family: .ipv4Only)
+        case .dns6: host = .dns(name: String(decoding: hostValue, as: UTF8.self), family: .ipv6Only)
+        case .dns: host = .dns(name: String(decoding: hostValue, as: UTF8.self), family: .any)
+        default:
+            // `dialShape` only lets ip4 and ip6 through besides names, and their fixed-size
+            // values always form an address.
+            guard let ip = IPAddress(bytes: hostValue) else { throw NotDialable(reason: "bad IP") }
+            host = .ip(ip)
+        }
+        return DialTarget(
+            host: host, port: shape.port, transport: shape.transport,
+            peerIDMultihash: shape.peerID.map { Array(bytes[$0]) })
+    }
+
+    /// Where the parts of a dialable multiaddr are in `bytes`.
+    struct DialShape {
+        /// An ip4, ip6, dns, dns4 or dns6 component.
+        let host: Span
+        let port: UInt16
+        let transport: DialTarget.Transport
+        /// The value of a trailing p2p component.
+        let peerID: Range<Int>?
+    }
+
+    /// The checks of `dialTarget()`, without building its result (which allocates).
+    /// - Parameter rest: This address's components from the first, or at least its first five.
+    func dialShape(_ rest: inout some IteratorProtocol<Span>) throws(NotDialable) -> DialShape {
+        guard let hostComponent = rest.next() else { throw NotDialable(reason: "no components") }
         switch hostComponent.protocolID {
         case .ip4, .ip6:
-            // Fixed-size values always form an address.
-            guard let ip = IPAddress(bytes: hostComponent.value) else { throw NotDialable(reason: "bad IP") }
-            host = .ip(ip)
-        case .dns, .dns4, .dns6:
-            let family: DialTarget.DNSFamily = switch hostComponent.protocolID {
-            case .dns4: .ipv4Only
-            case .dns6: .ipv6Only
-            default: .any
+            // 0.0.0.0 and :: mean "this host" to a dialler on Linux: never a peer's address.
+            guard bytes[hostComponent.value].contains(where: { $0 != 0 }) else {
+                throw NotDialable(reason: "the unspecified address is not dialable")
             }
-            host = .dns(name: hostComponent.valueText ?? "", family: family)
+        case .dns, .dns4, .dns6:
+            break
         case .tcp, .udp, .quicV1, .p2p:
             throw NotDialable(reason: "must start with ip4, ip6, dns, dns4 or dns6, not \(hostComponent.protocolID.name)")
         }
-        guard let transportComponent = rest.popFirst() else {
+        guard let transportComponent = rest.next() else {
             throw NotDialable(reason: "no transport: expected /tcp/<port> or /udp/<port>/quic-v1")
         }
         let transport: DialTarget.Transport
@@ -496,25 +631,25 @@ extension Multiaddr {
         case .tcp:
             transport = .tcp
         case .udp:
-            guard rest.popFirst()?.protocolID == .quicV1 else {
+            guard rest.next()?.protocolID == .quicV1 else {
                 throw NotDialable(reason: "udp must be followed by /quic-v1")
             }
             transport = .quicV1
         default:
             throw NotDialable(reason: "transport \(transportComponent.protocolID.name) is not supported: expected tcp or udp/quic-v1")
         }
-        let port = UInt16(transportComponent.value[0]) << 8 | UInt16(transportComponent.value[1])
+        let port = port(of: transportComponent)
         guard port != 0 else { throw NotDialable(reason: "port 0 is not dialable") }
-        var peerID: [UInt8]?
-        if let next = rest.popFirst() {
+        var peerID: Range<Int>?
+        if let next = rest.next() {
             guard next.protocolID == .p2p else {
                 throw NotDialable(reason: "unexpected /\(next.protocolID.name) after the transport: only /p2p/<id> may follow")
             }
             peerID = next.value
         }
-        if let extra = rest.first {
+        if let extra = rest.next() {
             throw NotDialable(reason: "unexpected /\(extra.protocolID.name) after /p2p")
         }
-        return DialTarget(host: host, port: port, transport: transport, peerIDMultihash: peerID)
+        return DialShape(host: hostComponent, port: port, transport: transport, peerID: peerID)
     }
 }

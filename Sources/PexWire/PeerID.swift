@@ -114,6 +114,10 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
     /// The multihash bytes, as carried in binary `/p2p/` multiaddrs.
     public var bytes: [UInt8] { Self.header + publicKey.bytes }
 
+    /// The multihash of a key given as raw bytes, without checking that they form a valid key;
+    /// lets record parsing compare `/p2p/` components before paying for key validation.
+    static func multihash(ofKey keyBytes: [UInt8]) -> [UInt8] { header + keyBytes }
+
     /// The canonical text form: base58btc of `bytes` ("12D3KooW…").
     public var base58: String { Base58.encode(bytes) }
 

@@ -95,6 +95,13 @@ public protocol CryptoProvider: Sendable {
     /// - Parameter data: The bytes to hash.
     /// - Returns: The 32-byte digest.
     func hash256(_ data: [UInt8]) -> [UInt8]
+
+    /// Checks that `bytes` form an acceptable public key; for Ed25519 a canonical, prime-order
+    /// curve point. Costs about as much as a signature check, so it belongs to that stage.
+    ///
+    /// - Parameter bytes: The candidate key.
+    /// - Returns: The key, or `nil` when the bytes are not one.
+    func publicKey(_ bytes: [UInt8]) -> PublicKey?
 }
 
 /// The real `CryptoProvider`, backed by libsodium.
@@ -110,6 +117,11 @@ public struct SodiumCrypto: CryptoProvider {
     /// Ed25519 signing through `KeyPair.sign(_:domain:)`.
     public func sign(payload: [UInt8], domain: SigningDomain, keyPair: KeyPair) -> [UInt8] {
         keyPair.sign(payload, domain: domain)
+    }
+
+    /// Full Ed25519 point validation through `PublicKey(bytes:)`.
+    public func publicKey(_ bytes: [UInt8]) -> PublicKey? {
+        try? PublicKey(bytes: bytes)
     }
 
     /// BLAKE2b-256 (`crypto_generichash` with a 32-byte output and no key).

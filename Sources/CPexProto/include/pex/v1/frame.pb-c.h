@@ -183,7 +183,7 @@ struct  Pex__V1__PeerRequest
 {
   ProtobufCMessage base;
   /*
-   * Echoed in every PeerResponse to this request.
+   * Echoed in the PeerResponse to this request (exactly one response per request).
    */
   uint64_t request_id;
   /*
@@ -201,7 +201,7 @@ struct  Pex__V1__PeerRequest
 
 
 /*
- * Answers a PeerRequest; large answers continue in further responses.
+ * Answers one PeerRequest. A large answer is paged: the requester asks again with since = next.
  */
 struct  Pex__V1__PeerResponse
 {
@@ -217,7 +217,7 @@ struct  Pex__V1__PeerResponse
    */
   Pex__V1__SyncCursor *next;
   /*
-   * True when more records follow for this request.
+   * True when more records are available; request them with since = next.
    */
   protobuf_c_boolean more;
   /*

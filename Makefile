@@ -1,0 +1,85 @@
+# pex — one-command set-up: `make run` starts a node, `make test` runs everything.
+# Every target first installs whatever system package is missing (apt-get), so a fresh
+# machine needs nothing but Swift, Python 3 and this repository.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := build
+
+SWIFT        ?= swift
+PYTHON       ?= python3
+FUZZ_SECONDS ?= 60
+COVERAGE_MIN ?= 90
+SYSTEM_PACKAGES := libuv1-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler \
+                   libsodium-dev libsqlite3-dev zlib1g-dev pkg-config python3-venv
+VENV     := clients/python/.venv
+VENV_PY  := $(VENV)/bin/python
+SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: venv coverage-gate deps build test swift-test python-test coverage run proto fuzz bench clean help
+
+help:
+	@echo "make run       build and run a node on the embedded defaults"
+	@echo "make test      build, run the Swift and Python tests, enforce coverage"
+	@echo "make build     build everything (debug)"
+	@echo "make proto     regenerate C and Python code from proto/"
+	@echo "make fuzz      run every fuzz target for FUZZ_SECONDS (default 60) seconds"
+	@echo "make coverage  line coverage per module"
+	@echo "make bench     decode benchmark against protobuf-c and Python protobuf"
+
+# Installs only what is missing; quiet when everything is there.
+deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(VENV_PY): clients/python/requirements.txt | deps
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install -q --upgrade pip
+	$(VENV_PY) -m pip install -q -r clients/python/requirements.txt
+	touch $(VENV_PY)
+
+venv: $(VENV_PY)
+
+build: deps
+	$(SWIFT) build
+
+# Swift tests with coverage, then the coverage gate, then pytest.
+test: deps swift-test coverage-gate python-test
+
+swift-test: deps
+	$(SWIFT) build --build-tests --enable-code-coverage
+	$(SWIFT) test --skip-build --enable-code-coverage --disable-swift-testing
+
+coverage-gate: swift-test
+	$(PYTHON) scripts/coverage.py --min $(COVERAGE_MIN) --gate PexWire
+
+python-test: $(VENV_PY)
+	cd clients/python && .venv/bin/python -m pytest -q
+
+coverage: deps
+	$(SWIFT) build --build-tests --enable-code-coverage
+	$(SWIFT) test --skip-build --enable-code-coverage --disable-swift-testing
+	$(PYTHON) scripts/coverage.py
+
+# Until the daemon lands (next milestone), a node is its identity: create or load it, show it,
+# and show what the tool can do.
+run: deps
+	$(SWIFT) build --product pexd
+	@bin=$$($(SWIFT) build --show-bin-path)/pexd; $$bin info --data-dir data && echo && $$bin --help
+
+proto: deps
+	scripts/gen-proto.sh
+
+fuzz: deps
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+bench: deps $(VENV_PY)
+	scripts/bench.sh
+
+clean:
+	rm -rf .build .build-* fuzz/.deps fuzz/corpus-run fuzz/artifacts $(VENV)

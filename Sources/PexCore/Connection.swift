@@ -1,0 +1,103 @@
+import PexWire
+
+/// One connection's state. All transitions happen in `Node`; this type holds the data and the
+/// transition table (`Connection.Phase.next`), which `docs/PROTOCOL.md` draws as a diagram.
+struct Connection {
+    /// The life of a connection:
+    ///
+    ///     dialing ──connected──▶ awaitingHello ──Hello ok / send Auth──▶ awaitingAuth ──Auth ok──▶ ready
+    ///        │                        │                                      │                     │
+    ///        └──dial failed──▶ closed ◀── timeout, violation, Error, EOF ─────┴──── closing ◀──────┘
+    ///
+    /// Both sides send Hello as soon as the transport is up, so an inbound connection starts in
+    /// `awaitingHello` with our Hello already sent.
+    enum Phase: String, Equatable {
+        case dialing, awaitingHello, awaitingAuth, ready, closing
+
+        /// What a received frame kind does in this phase.
+        enum Step: Equatable {
+            case handleHello, handleAuth, handleReady, handleError, ignoreUnknown, violation(String)
+        }
+
+        /// The transition table: every (phase, frame) pair in one place.
+        func step(for frame: Frame) -> Step {
+            switch (self, frame) {
+            case (_, .error): return .handleError
+            case (.awaitingHello, .hello): return .handleHello
+            case (.awaitingAuth, .auth): return .handleAuth
+            case (.ready, .unknown): return .ignoreUnknown
+            case (.ready, .hello), (.ready, .auth), (.awaitingAuth, .hello):
+                return .violation("\(frame.kind) after the handshake step it belongs to")
+            case (.ready, _): return .handleReady
+            case (.closing, _): return .ignoreUnknown
+            case (.dialing, _), (.awaitingHello, _), (.awaitingAuth, _):
+                return .violation("\(frame.kind) before the handshake completed")
+            }
+        }
+    }
+
+    /// Why the connection exists.
+    enum Purpose: Equatable {
+        /// A regular outbound or inbound peer connection.
+        case regular
+        /// A short test of an address: closed once the handshake proves it (Bitcoin's feelers).
+        case feeler
+        /// Dialled from the bootstrap fallback list (no key known in advance).
+        case bootstrap(Multiaddr)
+        /// Asked for by `Command.connect`.
+        case manual
+    }
+
+    /// What the handshake negotiated.
+    struct Session: Equatable {
+        var version: UInt32
+        var deflate: Bool
+        var deltaSync: Bool
+        /// Largest frame the peer accepts.
+        var peerMaxFrameSize: Int
+    }
+
+    /// A PeerRequest we sent and wait an answer to.
+    struct PendingRequest: Equatable {
+        var id: UInt64
+        var sentAt: Instant
+        var full: Bool
+        var recordsSoFar: Int
+    }
+
+    let id: ConnectionID
+    let direction: Direction
+    var purpose: Purpose
+    /// The peer's transport address: the dialled address, or the accepted socket's remote address.
+    let remote: Multiaddr
+    var remoteIP: IPAddress? { remote.ipAddress }
+    var phase: Phase
+    var decoder: FrameDecoder
+    let openedAt: Instant
+    var readyAt: Instant?
+    let ourNonce: [UInt8]
+    var ourHello: [UInt8] = []
+    var peerHello: [UInt8] = []
+    var peerNonce: [UInt8] = []
+    var peerRecord: VerifiedPeerRecord?
+    /// The key we meant to reach, when dialling a known peer.
+    var expectedKey: PublicKey?
+    var session: Session?
+    var lastReceived: Instant
+    var pingNonce: UInt64?
+    var pingSentAt: Instant?
+    var pending: PendingRequest?
+    var lastSyncAt: Instant?
+    var limits: PeerRateLimits
+    var bytesIn = 0
+    var bytesOut = 0
+
+    var peerKey: PublicKey? { peerRecord?.publicKey }
+    var isReady: Bool { phase == .ready }
+
+    /// The key of the side that opened the connection, once known: decides which of two
+    /// simultaneous connections between the same pair survives (both sides agree).
+    func initiatorKey(ownKey: PublicKey) -> PublicKey? {
+        direction == .outbound ? ownKey : peerKey
+    }
+}

@@ -1,0 +1,25 @@
+/// Counters a node keeps for the application's metrics (Prometheus in the daemon). Keys of the
+/// dictionaries are stable kebab-case names; exporters sort them.
+public struct NodeMetrics: Sendable, Equatable {
+    public var framesIn: [String: Int] = [:]
+    public var framesOut: [String: Int] = [:]
+    public var bytesIn = 0
+    public var bytesOut = 0
+    /// Records rejected, by reason (`WireError.reason` and the core's own reasons).
+    public var rejections: [String: Int] = [:]
+    public var recordsAccepted = 0
+    public var recordsDuplicate = 0
+    public var recordsStale = 0
+    public var syncRounds = 0
+    public var syncRecords = 0
+    public var connectionsOpened: [String: Int] = [:]
+    public var connectionsClosed = 0
+    public var handshakesFailed = 0
+    public var bans = 0
+    public var stateChanges = 0
+    public var relays = 0
+
+    public init() {}
+
+    mutating func reject(_ reason: String) { rejections[reason, default: 0] += 1 }
+}

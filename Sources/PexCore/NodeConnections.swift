@@ -1,0 +1,402 @@
+import PexWire
+
+extension Node {
+    // MARK: Opening
+
+    /// Starts an outbound connection.
+    mutating func dial(_ address: Multiaddr, purpose: Connection.Purpose, expectedKey: PublicKey?) {
+        let id = newConnectionID()
+        let connection = Connection(
+            id: id, direction: .outbound, purpose: purpose, remote: address, phase: .dialing,
+            decoder: FrameDecoder(maxFrameSize: WireLimits.minFrameSize), openedAt: now,
+            ourNonce: random.bytes(WireLimits.nonceLength), expectedKey: expectedKey, lastReceived: now,
+            limits: PeerRateLimits(config: config.rateLimits, now: now))
+        connections[id] = connection
+        connectionOrder.append(id)
+        if let key = expectedKey { book.markAttempt(key, now: now) }
+        metrics.connectionsOpened["outbound", default: 0] += 1
+        emit(.dial(id, address: address))
+    }
+
+    mutating func accept(_ id: ConnectionID, remote: Multiaddr) {
+        guard connections[id] == nil else { return }
+        let ip = remote.ipAddress
+        var refusal: (ErrorCode, String)?
+        if let ip, bans.isBanned(.address(ip), now: now) {
+            refusal = (.banned, "banned")
+        } else if connectionCount(.inbound) >= config.maxInbound {
+            refusal = (.tooManyConnections, "inbound connections full")
+        } else if let ip, connections.values.filter({ $0.direction == .inbound && $0.remoteIP == ip }).count >= config.maxConnectionsPerIP {
+            refusal = (.tooManyConnections, "too many connections from this address")
+        } else if connections.values.filter({ !$0.isReady && $0.phase != .closing }).count >= config.maxPendingHandshakes {
+            refusal = (.tooManyConnections, "too many pending handshakes")
+        }
+        var connection = Connection(
+            id: id, direction: .inbound, purpose: .regular, remote: remote, phase: .awaitingHello,
+            decoder: FrameDecoder(maxFrameSize: WireLimits.minFrameSize), openedAt: now,
+            ourNonce: random.bytes(WireLimits.nonceLength), lastReceived: now,
+            limits: PeerRateLimits(config: config.rateLimits, now: now))
+        if let (code, message) = refusal {
+            connection.phase = .closing
+            connections[id] = connection
+            connectionOrder.append(id)
+            metrics.connectionsOpened["refused", default: 0] += 1
+            sendError(id, code: code, message: message, closing: true)
+            emit(.close(id))
+            return
+        }
+        connections[id] = connection
+        connectionOrder.append(id)
+        metrics.connectionsOpened["inbound", default: 0] += 1
+        sendHello(id)
+    }
+
+    mutating func connected(_ id: ConnectionID) {
+        guard var c = connections[id], c.phase == .dialing else { return }
+        c.phase = .awaitingHello
+        c.lastReceived = now
+        connections[id] = c
+        sendHello(id)
+    }
+
+    mutating func dialFailed(_ id: ConnectionID, reason: String) {
+        guard let c = connections[id] else { return }
+        noteDialFailure(c)
+        remove(id, reason: "dial failed: \(reason)")
+    }
+
+    /// Bookkeeping for a connection that never became ready.
+    mutating func noteDialFailure(_ c: Connection) {
+        guard c.direction == .outbound else { return }
+        if let key = c.expectedKey {
+            book.markFailure(key, now: now)
+            persistPeer(key)
+            if c.purpose == .feeler { resolveCollisionTest(key, reachable: false) }
+        }
+        if case let .bootstrap(address) = c.purpose {
+            bootstrap.failed(address, now: now, config: config, random: &random)
+        }
+    }
+
+    // MARK: Handshake
+
+    mutating func sendHello(_ id: ConnectionID) {
+        guard var c = connections[id] else { return }
+        guard let own = ownRecord else {
+            close(id, code: .internalError, message: "no valid own record", reason: "no own record")
+            return
+        }
+        var capabilities: [Capability] = []
+        if config.offerCompression { capabilities.append(.deflate) }
+        if config.offerDeltaSync { capabilities.append(.deltaSync) }
+        let hello = Frame.hello(Hello(
+            networkID: config.networkID, record: own, nonce: c.ourNonce, capabilities: capabilities,
+            maxFrameSize: UInt32(config.maxFrameSize), agent: config.agent))
+        c.ourHello = hello.encoded()
+        connections[id] = c
+        sendEncoded(id, c.ourHello, kind: hello.kind)
+    }
+
+    /// Validates the peer's Hello, then sends our Auth.
+    mutating func handleHello(_ id: ConnectionID, _ hello: Hello, bytes: [UInt8]) {
+        guard var c = connections[id] else { return }
+        // Version: the highest both speak.
+        let version = min(hello.maxVersion, WireLimits.protocolVersion)
+        guard hello.minVersion <= hello.maxVersion, version >= max(hello.minVersion, WireLimits.protocolVersion) else {
+            return handshakeFailure(id, code: .unsupportedVersion, message: "no common protocol version", offence: nil)
+        }
+        guard hello.networkID == config.networkID else {
+            return handshakeFailure(id, code: .wrongNetwork, message: "expected network \(config.networkID)", offence: nil)
+        }
+        guard let signed = hello.record else {
+            return handshakeFailure(id, code: .authFailed, message: "Hello without a record", offence: .handshakeFailure)
+        }
+        let record: VerifiedPeerRecord
+        switch validator.validate(signed, known: nil, now: now) {
+        case let .accepted(verified, _):
+            record = verified
+        case let .rejected(rejection):
+            metrics.reject(rejection.reason)
+            if case .notAMember = rejection {
+                return handshakeFailure(id, code: .notAMember, message: "not a member of this federation", offence: nil)
+            }
+            return handshakeFailure(id, code: .authFailed, message: "invalid record: \(rejection.reason)", offence: .handshakeFailure)
+        default:
+            return handshakeFailure(id, code: .authFailed, message: "invalid record", offence: .handshakeFailure)
+        }
+        if record.publicKey == identity.publicKey {
+            ownAddresses.insert(c.remote)
+            return handshakeFailure(id, code: .authFailed, message: "connected to itself", offence: nil)
+        }
+        if bans.isBanned(.key(record.publicKey), now: now) {
+            return handshakeFailure(id, code: .banned, message: "banned", offence: nil)
+        }
+        let maxFrame = hello.maxFrameSize == 0 ? WireLimits.maxFrameSize : Int(hello.maxFrameSize)
+        guard maxFrame >= WireLimits.minFrameSize else {
+            return handshakeFailure(id, code: .protocolViolation, message: "max_frame_size below 16 KiB", offence: .protocolViolation)
+        }
+        let ours = Set([config.offerCompression ? Capability.deflate : nil, config.offerDeltaSync ? .deltaSync : nil].compactMap { $0 })
+        c.session = Connection.Session(
+            version: version, deflate: ours.contains(.deflate) && hello.capabilities.contains(.deflate),
+            deltaSync: ours.contains(.deltaSync) && hello.capabilities.contains(.deltaSync),
+            peerMaxFrameSize: min(maxFrame, WireLimits.maxFrameSize))
+        c.peerHello = bytes
+        c.peerNonce = hello.nonce
+        c.peerRecord = record
+        c.phase = .awaitingAuth
+        connections[id] = c
+        let role: AuthRole = c.direction == .outbound ? .initiator : .responder
+        let (initiatorHello, responderHello) = c.direction == .outbound ? (c.ourHello, bytes) : (bytes, c.ourHello)
+        let payload = AuthTranscript.payload(
+            role: role, initiatorHello: initiatorHello, responderHello: responderHello, peerNonce: hello.nonce, crypto: crypto)
+        send(id, .auth(Auth(signature: crypto.sign(payload: payload, domain: .auth, keyPair: identity))))
+    }
+
+    mutating func handleAuth(_ id: ConnectionID, _ auth: Auth) {
+        guard var c = connections[id], let record = c.peerRecord else { return }
+        let peerRole: AuthRole = c.direction == .outbound ? .responder : .initiator
+        let (initiatorHello, responderHello) = c.direction == .outbound ? (c.ourHello, c.peerHello) : (c.peerHello, c.ourHello)
+        let payload = AuthTranscript.payload(
+            role: peerRole, initiatorHello: initiatorHello, responderHello: responderHello, peerNonce: c.ourNonce, crypto: crypto)
+        guard crypto.verify(signature: auth.signature, payload: payload, domain: .auth, publicKey: record.publicKey) else {
+            return handshakeFailure(id, code: .authFailed, message: "Auth signature does not verify", offence: .handshakeFailure)
+        }
+        c.phase = .ready
+        c.readyAt = now
+        c.decoder.maxFrameSize = config.maxFrameSize
+        connections[id] = c
+        becameReady(id)
+    }
+
+    /// A connection finished its handshake.
+    mutating func becameReady(_ id: ConnectionID) {
+        guard let c = connections[id], let record = c.peerRecord else { return }
+        let key = record.publicKey
+        // Two connections to one peer (both dialled at once): keep the one opened by the lower key.
+        if let other = connectionOrder.first(where: { $0 != id && connections[$0]?.isReady == true && connections[$0]?.peerKey == key }),
+           let existing = connections[other] {
+            let newInitiator = c.initiatorKey(ownKey: identity.publicKey)?.bytes ?? []
+            let oldInitiator = existing.initiatorKey(ownKey: identity.publicKey)?.bytes ?? []
+            let loser = newInitiator.lexicographicallyPrecedes(oldInitiator) ? other : id
+            close(loser, code: .duplicateConnection, message: "already connected", reason: "duplicate connection")
+            if loser == id { return }
+        }
+        if c.direction == .outbound, let expected = c.expectedKey, expected != key {
+            book.markFailure(expected, now: now)
+        }
+        if case let .bootstrap(address) = c.purpose { bootstrap.succeeded(address) }
+        learn(record, from: nil, via: id)
+        if c.direction == .outbound {
+            if case let .collision(occupant, queued) = book.markSuccess(key, now: now), queued {
+                bookExpiryDue = min(bookExpiryDue, now + config.addressBook.replacementGrace)
+                scheduleCollisionTest(occupant)
+            }
+            persistPeer(key)
+        }
+        if c.purpose == .feeler {
+            resolveCollisionTest(key, reachable: true)
+            close(id, code: .unspecified, message: "feeler done", reason: "feeler done", sendError: false)
+            return
+        }
+        event(.connected(id, key, c.direction, remote: c.remote))
+        if let own = ownRecord { send(id, .peerAnnouncement(PeerAnnouncement(records: [own]))) }
+        requestPeers(id)
+        updateState()
+    }
+
+    mutating func handshakeFailure(_ id: ConnectionID, code: ErrorCode, message: String, offence: Offence?) {
+        guard let c = connections[id] else { return }
+        metrics.handshakesFailed += 1
+        if let offence { punish(id, offence) }
+        noteDialFailure(c)
+        close(id, code: code, message: message, reason: "handshake failed: \(message)")
+    }
+
+    // MARK: Receiving
+
+    mutating func receive(_ id: ConnectionID, _ bytes: [UInt8]) {
+        guard let phase = connections[id]?.phase, phase != .dialing else { return }
+        metrics.bytesIn += bytes.count
+        // Mutated in place through the dictionary: a copy of the connection would copy the
+        // decoder's buffer on every append.
+        connections[id]!.bytesIn += bytes.count
+        connections[id]!.lastReceived = now
+        connections[id]!.decoder.append(bytes)
+        while let current = connections[id]?.phase, current != .closing {
+            let frameBytes: [UInt8]?
+            do {
+                frameBytes = try connections[id]!.decoder.nextFrameBytes()
+            } catch {
+                metrics.reject(error.reason)
+                let oversized = error.reason == "frame-too-large"
+                punish(id, oversized ? .tooManyRecords : .malformedFrame)
+                close(id, code: oversized ? .frameTooLarge : .malformedFrame,
+                      message: error.description, reason: "bad frame: \(error.reason)")
+                return
+            }
+            guard let frameBytes else { return }
+            process(id, frameBytes)
+        }
+    }
+
+    mutating func process(_ id: ConnectionID, _ bytes: [UInt8]) {
+        guard let c = connections[id] else { return }
+        var frame: Frame
+        do {
+            frame = try Frame(decoding: bytes)
+            if case .compressed = frame {
+                guard c.isReady, c.session?.deflate == true else {
+                    punish(id, .protocolViolation)
+                    return close(id, code: .protocolViolation, message: "compression not negotiated", reason: "unexpected compressed frame")
+                }
+                frame = try frame.inflated(maxSize: config.maxFrameSize)
+            }
+        } catch {
+            metrics.reject(error.reason)
+            punish(id, .malformedFrame)
+            return close(id, code: .malformedFrame, message: error.description, reason: "bad frame: \(error.reason)")
+        }
+        metrics.framesIn[frame.kind, default: 0] += 1
+        if c.isReady, !connections[id]!.limits.tryTake(.frames, now: now) {
+            punish(id, .rateLimited)
+            if connections[id]?.phase == .closing { return }
+            return  // dropped
+        }
+        switch c.phase.step(for: frame) {
+        case .handleHello:
+            if case let .hello(hello) = frame { handleHello(id, hello, bytes: bytes) }
+        case .handleAuth:
+            if case let .auth(auth) = frame { handleAuth(id, auth) }
+        case .handleError:
+            if case let .error(error) = frame {
+                // Never answered with an Error: just note it, and close if the peer does.
+                if error.closing || !c.isReady {
+                    noteDialFailure(c)
+                    remove(id, reason: "peer error: \(error.code): \(error.message)", closeTransport: true)
+                }
+            }
+        case .ignoreUnknown:
+            break
+        case let .violation(what):
+            punish(id, .protocolViolation)
+            close(id, code: .protocolViolation, message: what, reason: "protocol violation: \(what)")
+        case .handleReady:
+            handleReadyFrame(id, frame)
+        }
+    }
+
+    mutating func handleReadyFrame(_ id: ConnectionID, _ frame: Frame) {
+        switch frame {
+        case let .peerRequest(request):
+            answer(id, request)
+        case let .peerResponse(response):
+            handleResponse(id, response)
+        case let .peerAnnouncement(announcement):
+            handleRecords(id, announcement.records, kind: "announcement")
+        case let .peerUpdate(update):
+            handleRecords(id, update.records, kind: "update")
+        case let .ping(ping):
+            if connections[id]!.limits.tryTake(.ping, now: now) {
+                send(id, .pong(Pong(nonce: ping.nonce)))
+            } else {
+                punish(id, .rateLimited)
+            }
+        case let .pong(pong):
+            if connections[id]?.pingNonce == pong.nonce {
+                connections[id]?.pingNonce = nil
+                connections[id]?.pingSentAt = nil
+            }
+        case .hello, .auth, .error, .compressed, .unknown:
+            break  // routed elsewhere by the transition table
+        }
+    }
+
+    // MARK: Sending and closing
+
+    /// Encodes, compresses when negotiated and worthwhile, frames and sends.
+    mutating func send(_ id: ConnectionID, _ frame: Frame) {
+        guard let c = connections[id], c.phase != .closing, c.phase != .dialing else { return }
+        var wire = frame
+        if c.session?.deflate == true, let deflated = frame.deflated() { wire = deflated }
+        sendEncoded(id, wire.encoded(), kind: frame.kind)
+    }
+
+    mutating func sendEncoded(_ id: ConnectionID, _ bytes: [UInt8], kind: String) {
+        let framed = FrameEncoder.delimit(bytes)
+        connections[id]?.bytesOut += framed.count
+        metrics.bytesOut += framed.count
+        metrics.framesOut[kind, default: 0] += 1
+        emit(.send(id, framed))
+    }
+
+    mutating func sendError(_ id: ConnectionID, code: ErrorCode, message: String, closing: Bool) {
+        let text = String(decoding: Array(message.utf8.prefix(WireLimits.maxErrorMessageLength)), as: UTF8.self)
+        sendEncoded(id, Frame.error(ErrorMessage(code: code, message: text, closing: closing)).encoded(), kind: "error")
+    }
+
+    /// Sends an Error (unless told not to), asks the driver to close, and forgets the connection
+    /// once the transport reports it closed.
+    mutating func close(_ id: ConnectionID, code: ErrorCode, message: String, reason: String, sendError withError: Bool = true) {
+        guard let c = connections[id], c.phase != .closing else { return }
+        if withError && c.phase != .dialing { sendError(id, code: code, message: message, closing: true) }
+        let wasReady = c.isReady
+        connections[id]?.phase = .closing
+        connections[id]?.lastReceived = now
+        emit(.close(id))
+        if wasReady { event(.disconnected(id, c.peerKey, reason: reason)) }
+        updateState()
+    }
+
+    mutating func transportClosed(_ id: ConnectionID, reason: String) {
+        guard let c = connections[id] else { return }
+        if c.phase != .closing && !c.isReady { noteDialFailure(c) }
+        remove(id, reason: reason)
+    }
+
+    /// Forgets a connection. With `closeTransport`, also asks the driver to close it.
+    mutating func remove(_ id: ConnectionID, reason: String, closeTransport: Bool = false) {
+        guard let c = connections[id] else { return }
+        connections[id] = nil
+        connectionOrder.removeAll { $0 == id }
+        metrics.connectionsClosed += 1
+        if closeTransport && c.phase != .closing { emit(.close(id)) }
+        if c.isReady { event(.disconnected(id, c.peerKey, reason: reason)) }
+        updateState()
+    }
+
+    // MARK: Misbehaviour
+
+    /// Scores an offence against the connection's peer (its key once known, else its IP).
+    mutating func punish(_ id: ConnectionID, _ offence: Offence) {
+        guard let c = connections[id] else { return }
+        let subject: BanSubject
+        if let key = c.peerKey { subject = .key(key) } else if let ip = c.remoteIP { subject = .address(ip) } else { return }
+        let verdict = misbehaviour.record(offence, subject: subject, now: now)
+        event(.misbehaviour(subject, offence: offence, score: misbehaviour.score(of: subject, now: now)))
+        switch verdict {
+        case .none:
+            break
+        case .disconnect:
+            close(id, code: .protocolViolation, message: "misbehaviour: \(offence.rawValue)", reason: "misbehaviour: \(offence.rawValue)")
+        case let .ban(until):
+            ban(subject, until: until, reason: offence.rawValue)
+        }
+    }
+
+    mutating func ban(_ subject: BanSubject, until: Instant, reason: String) {
+        // A full ban list refuses a ban that would end before all it holds; the connection is
+        // still closed below.
+        if let entry = bans.ban(subject, until: until, reason: reason) { persist(.ban(entry)) }
+        metrics.bans += 1
+        event(.banned(subject, until: until, reason: reason))
+        for id in connectionOrder {
+            guard let c = connections[id] else { continue }
+            let hit: Bool
+            switch subject {
+            case let .key(key): hit = c.peerKey == key
+            case let .address(ip): hit = c.remoteIP == ip
+            }
+            if hit { close(id, code: .banned, message: "banned: \(reason)", reason: "banned: \(reason)") }
+        }
+    }
+}

@@ -1,0 +1,245 @@
+import PexWire
+
+extension Node {
+    // MARK: Asking
+
+    /// Sends a PeerRequest: a delta from the peer's last cursor when both sides do delta sync,
+    /// else the full list. Gives the peer record credit for the answer (Bitcoin's getaddr credit).
+    mutating func requestPeers(_ id: ConnectionID, since explicit: SyncCursor? = nil) {
+        guard var c = connections[id], c.isReady, c.pending == nil, let key = c.peerKey else { return }
+        let since = explicit ?? (c.session?.deltaSync == true ? cursors[key] : nil)
+        let requestID = nextRequestID
+        nextRequestID += 1
+        c.pending = Connection.PendingRequest(id: requestID, sentAt: now, full: since == nil, recordsSoFar: 0)
+        c.lastSyncAt = now
+        c.limits.creditRecords(for: PeerRequest(requestID: 0, maxPeers: UInt32(config.maxPeersPerResponse)))
+        connections[id] = c
+        send(id, .peerRequest(PeerRequest(requestID: requestID, maxPeers: UInt32(config.maxPeersPerResponse), since: since)))
+    }
+
+    // MARK: Answering
+
+    /// Serves a PeerRequest: the full list from the windowed snapshot, or what changed since the
+    /// cursor; as many records as fit the peer's frame limit.
+    mutating func answer(_ id: ConnectionID, _ request: PeerRequest) {
+        guard var c = connections[id], let session = c.session else { return }
+        guard c.limits.tryTake(.request, now: now) else {
+            connections[id] = c
+            return punish(id, .rateLimited)
+        }
+        connections[id] = c
+        let limit = min(Int(request.maxPeers == 0 ? UInt32(WireLimits.maxRecordsPerMessage) : request.maxPeers),
+                        config.maxPeersPerResponse, WireLimits.maxRecordsPerMessage)
+        // Without delta sync every request is a full one; a full request, or a cursor this log
+        // cannot answer, is served from the windowed snapshot.
+        let since = session.deltaSync ? request.since : nil
+        var page = fullListCache.respond(log: syncLog, after: since, limit: limit, now: now)
+        // Keep the frame under the peer's limit: count as we go, leave room for the envelope.
+        let budget = session.peerMaxFrameSize - 64
+        var size = 0
+        var records: [SignedPeerRecord] = []
+        var sent = 0
+        for item in page.items {
+            if let entry = book.entry(for: item.key) {
+                let signed = entry.record.signed
+                let cost = signed.record.count + signed.signature.count + 8
+                if size + cost > budget { break }
+                size += cost
+                records.append(signed)
+            }
+            sent += 1
+        }
+        if sent < page.items.count { page = page.truncated(to: sent) }
+        let next = page.next
+        let more = page.more
+        send(id, .peerResponse(PeerResponse(requestID: request.requestID, records: records, next: next, more: more, full: page.full)))
+    }
+
+    // MARK: Receiving records
+
+    mutating func handleResponse(_ id: ConnectionID, _ response: PeerResponse) {
+        guard let c = connections[id], let pending = c.pending, pending.id == response.requestID else {
+            return punish(id, .unsolicitedResponse)
+        }
+        connections[id]?.pending = nil
+        let accepted = handleRecords(id, response.records, kind: "response")
+        guard connections[id]?.isReady == true, let key = c.peerKey else { return }
+        if let next = response.next {
+            cursors[key] = next
+            persist(.cursor(key, next))
+        }
+        let total = pending.recordsSoFar + response.records.count
+        if response.more, !response.records.isEmpty, let next = response.next {
+            requestPeers(id, since: next)
+            connections[id]?.pending?.recordsSoFar = total
+            return
+        }
+        metrics.syncRounds += 1
+        metrics.syncRecords += total
+        event(.syncCompleted(key, records: total, full: response.full))
+        _ = accepted
+        if !initialSyncDone {
+            initialSyncDone = true
+            updateState()
+        }
+    }
+
+    /// Validates and learns every record of a message, within the peer's record rate limit.
+    /// - Returns: How many were accepted.
+    @discardableResult
+    mutating func handleRecords(_ id: ConnectionID, _ records: [SignedPeerRecord], kind: String) -> Int {
+        guard var c = connections[id] else { return 0 }
+        let allowed = c.limits.take(.records, upTo: records.count, now: now)
+        connections[id] = c
+        if allowed < records.count {
+            metrics.rejections["rate-limited", default: 0] += records.count - allowed
+            punish(id, .rateLimited)
+        }
+        c = connections[id] ?? c
+        let source = c.peerKey
+        let sourceGroup = c.remoteIP?.netGroup ?? []
+        var accepted = 0
+        for signed in records.prefix(allowed) {
+            guard connections[id]?.phase == .ready else { break }
+            let known = knownRecord(of: signed)
+            switch validator.validate(signed, known: known, now: now) {
+            case let .accepted(record, _):
+                if record.publicKey == identity.publicKey {
+                    // Someone relays a record of ours we do not hold: a newer seq than ours means
+                    // our seq store was lost; jump past it so our next record wins.
+                    if record.seq >= ownSeq { ownSeq = record.seq; signOwnRecord(); announceOwnRecord() }
+                    continue
+                }
+                accepted += 1
+                metrics.recordsAccepted += 1
+                learn(record, from: source, via: id, sourceGroup: sourceGroup)
+            case .duplicate:
+                metrics.recordsDuplicate += 1
+                // Seen again: refreshes lastSeen, which keeps the entry from going stale.
+                if let known { _ = book.insert(known, sourceGroup: sourceGroup, protected: isMember(known.publicKey), now: now) }
+            case .stale:
+                metrics.recordsStale += 1
+                punish(id, .staleRecord)
+            case let .equivocation(new, existing):
+                handleEquivocation(new, existing)
+            case let .rejected(rejection):
+                metrics.reject(rejection.reason)
+                event(.recordRejected(reason: rejection.reason, from: source))
+                switch rejection {
+                case .notAMember: punish(id, .notAMember)
+                case let .invalid(error) where error == .badSignature: punish(id, .badSignature)
+                default: punish(id, .invalidRecord)
+                }
+            }
+        }
+        return accepted
+    }
+
+    /// The record we hold for the key a signed record claims, without validating it.
+    func knownRecord(of signed: SignedPeerRecord) -> VerifiedPeerRecord? {
+        guard let record = try? PeerRecord(decoding: signed.record), let key = PublicKey(unvalidated: record.publicKey) else {
+            return nil
+        }
+        return book.entry(for: key)?.record
+    }
+
+    /// Stores a verified record, tells the application, and relays it onward once.
+    mutating func learn(_ record: VerifiedPeerRecord, from source: PublicKey?, via id: ConnectionID, sourceGroup: [UInt8] = []) {
+        let key = record.publicKey
+        let outcome = book.insert(record, sourceGroup: sourceGroup, protected: isMember(key), now: now)
+        bookExpiryDue = min(bookExpiryDue, Instant.unix(seconds: record.expiresAt))
+        var relayAs: Frame?
+        switch outcome {
+        case .added, .addedReplacing:
+            if case let .addedReplacing(evicted) = outcome {
+                syncLog.noteRemoval(evicted)
+                persist(.removePeer(evicted))
+                event(.peerEvicted(evicted, reason: "bucket collision"))
+            }
+            syncLog.noteChange(key)
+            persistPeer(key)
+            event(.peerDiscovered(key, seq: record.seq, addresses: record.addresses))
+            relayAs = .peerAnnouncement(PeerAnnouncement(records: [record.signed]))
+        case .updated:
+            syncLog.noteChange(key)
+            persistPeer(key)
+            event(.peerUpdated(key, seq: record.seq, addresses: record.addresses))
+            relayAs = .peerUpdate(PeerUpdate(records: [record.signed]))
+        case .unchanged, .stale, .dropped:
+            break
+        }
+        guard let frame = relayAs, seen.insert(publicKey: key, seq: record.seq) else { return }
+        relay(frame, except: [id] + connectionOrder.filter { source != nil && connections[$0]?.peerKey == source && $0 != id })
+    }
+
+    /// Sends a new or updated record to `relayFanout` random ready peers, never to its source.
+    mutating func relay(_ frame: Frame, except: [ConnectionID]) {
+        var candidates = connectionOrder.filter { connections[$0]?.isReady == true && !except.contains($0) }
+        var chosen = 0
+        while chosen < config.relayFanout && !candidates.isEmpty {
+            let index = Int.random(in: 0..<candidates.count, using: &random)
+            let target = candidates.remove(at: index)
+            send(target, frame)
+            chosen += 1
+            metrics.relays += 1
+        }
+    }
+
+    /// Same key, same seq, different bytes: both signatures are valid, so the signer equivocated.
+    /// Both records are kept as evidence and the key is banned.
+    mutating func handleEquivocation(_ new: VerifiedPeerRecord, _ existing: VerifiedPeerRecord) {
+        let key = new.publicKey
+        var proof = evidence[key] ?? [existing.signed]
+        if !proof.contains(new.signed) { proof.append(new.signed) }
+        evidence[key] = proof
+        persist(.equivocation(key, proof))
+        event(.equivocation(key, seq: new.seq))
+        metrics.reject("equivocation")
+        let until = now + config.misbehaviour.banDuration
+        ban(.key(key), until: until, reason: "equivocation")
+        if book.remove(key) != nil {
+            syncLog.noteRemoval(key)
+            persist(.removePeer(key))
+            event(.peerEvicted(key, reason: "equivocation"))
+        }
+    }
+
+    /// Writes the book's current view of a peer to the store.
+    mutating func persistPeer(_ key: PublicKey) {
+        guard let entry = book.entry(for: key) else { return }
+        persist(.upsertPeer(StoredPeer(
+            record: entry.record.signed, sourceGroup: entry.sourceGroup, addedAt: entry.addedAt, lastSeen: entry.lastSeen,
+            lastTry: entry.lastTry, lastSuccess: entry.lastSuccess, attempts: entry.attempts,
+            tried: entry.location.isTried, protected: entry.location == .protected)))
+    }
+
+    // MARK: Test-before-evict
+
+    /// A new peer wants a tried slot held by `occupant`: test the occupant with a feeler.
+    mutating func scheduleCollisionTest(_ occupant: PublicKey) {
+        guard !connectionOrder.contains(where: { connections[$0]?.expectedKey == occupant || connections[$0]?.peerKey == occupant }),
+              let entry = book.entry(for: occupant), let address = dialAddress(for: entry.record) else {
+            // Already connected: it is reachable.
+            resolveCollisionTest(occupant, reachable: true)
+            return
+        }
+        dial(address, purpose: .feeler, expectedKey: occupant)
+    }
+
+    mutating func resolveCollisionTest(_ occupant: PublicKey, reachable: Bool) {
+        switch book.resolveCollision(occupant: occupant, reachable: reachable, now: now) {
+        case .notPending, .obsolete:
+            break
+        case .occupantKept:
+            persistPeer(occupant)
+        case let .newcomerPromoted(newcomer, removed):
+            persistPeer(newcomer)
+            persistPeer(occupant)
+            for key in removed {
+                syncLog.noteRemoval(key)
+                persist(.removePeer(key))
+                event(.peerEvicted(key, reason: "lost its tried slot"))
+            }
+        }
+    }
+}

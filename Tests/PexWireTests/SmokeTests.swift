@@ -1,3 +1,0 @@
-import XCTest
-@testable import PexWire
-final class SmokeTests: XCTestCase { func testVarint() { XCTAssertEqual(Varint.encode(300), [0xac, 0x02]) } }
