@@ -1,19 +1,26 @@
 import PexWire
 
 /// Target `record`: arbitrary bytes as a serialised `SignedPeerRecord`, as kept in a store or
-/// received inside a frame, decoded and verified with a fixed network id and clock.
+/// received inside a frame, decoded and verified with `SignedPeerRecord.verify` for a fixed
+/// network id and clock, with the real (libsodium) signature check.
 ///
 /// Checked invariants:
 /// - The signed record and, when it decodes, the inner `PeerRecord` survive re-encoding.
 /// - A key that validates round-trips through its libp2p peer ID (binary and base58 text).
-/// - Verification is total (any outcome but a crash is fine), and a record that verifies stops
-///   verifying when one bit of its bytes or of its signature changes.
 /// - Every address of the record that parses as a multiaddr passes the multiaddr invariants.
+/// - Verification agrees with its parts: `verify` fails with `parse`'s error when `parse` fails;
+///   a record `parse` accepts decodes to the same `PeerRecord` as `PeerRecord(decoding:)`, and
+///   its addresses are exactly the record's, each dialable by `Multiaddr.dialTarget()` (the
+///   allocation-free checks of `parse` must agree with it).
+/// - A record that verifies stops verifying when one bit of its bytes or of its signature changes,
+///   and its signature does not verify in another domain.
 public enum RecordCheck {
-    /// The network the verifier belongs to; seed records use it.
-    public static let networkID = "pex-fuzz"
-    /// The verifier's clock (Unix seconds, mid-June 2025); seed records expire a week later.
-    public static let now: UInt64 = 1_750_000_000
+    /// The network the verifier belongs to: that of the golden vectors (Tests/Vectors), so that
+    /// their records are seeds that verify; the generated seed records use it too.
+    public static let networkID = "pex-test"
+    /// The verifier's clock (Unix seconds, November 2023), also the golden vectors' `now`; the
+    /// generated seed records expire a week later.
+    public static let now: UInt64 = 1_700_000_000
 
     /// Runs the check on one input.
     /// - Parameter input: The bytes of a serialised `SignedPeerRecord`.
@@ -21,66 +28,54 @@ public enum RecordCheck {
     public static func run(_ input: [UInt8]) throws(FuzzFailure) {
         guard let signed = try? SignedPeerRecord(decoding: input) else { return }
         try roundTrip(signed, target: .record)
-        if let record = try? PeerRecord(decoding: signed.record) {
+        let record = try? PeerRecord(decoding: signed.record)
+        if let record {
             if let key = try? PublicKey(bytes: record.publicKey) { try checkPeerID(of: key) }
             for bytes in record.addresses {
                 if let address = try? Multiaddr(bytes: bytes) { try MultiaddrCheck.checkParsed(address) }
             }
         }
-
-        // VERIFY: stand-in for the full record verification. Once `SignedPeerRecord.verify`
-        // exists, replace `verify(signed)` by it, called with `networkID` and `now`; the
-        // tamper check below stays.
-        let outcome = verify(signed)
-
-        if case .success = outcome {
-            try checkTamperingDetected(signed)
+        let parsed = Result { () throws(WireError) in try signed.parse(networkID: networkID) }
+        let verified = Result { () throws(WireError) in try signed.verify(networkID: networkID, now: now) }
+        switch parsed {
+        case let .failure(error):
+            guard case .failure(error) = verified else {
+                throw FuzzFailure(.record, "parse fails (\(error)) but verify gives \(verified)")
+            }
+        case let .success(unverified):
+            try checkParsed(unverified, decoded: record)
+            if case let .success(valid) = verified {
+                guard valid.record == unverified.record, valid.addresses == unverified.addresses,
+                      valid.publicKey.bytes == unverified.publicKeyBytes else {
+                    throw FuzzFailure(.record, "verify and parse disagree on \(unverified.record)")
+                }
+                try checkTamperingDetected(signed, key: valid.publicKey)
+            }
         }
     }
 
-    /// Verifies a signed record the way a receiver does: structure, key, signature, network,
-    /// sequence number, expiry and addresses. Every step runs even after one fails, so that the
-    /// fuzzer reaches the later ones with inputs whose signature cannot be right.
-    /// - Parameter signed: The decoded signed record.
-    /// - Returns: The record, or the first error in receiver order.
-    static func verify(_ signed: SignedPeerRecord) -> Result<PeerRecord, WireError> {
-        let record: PeerRecord
-        do {
-            record = try PeerRecord(decoding: signed.record)
-        } catch {
-            return .failure(error)
+    /// What `parse` accepted must match the plain decoder and the full multiaddr checks.
+    static func checkParsed(_ unverified: UnverifiedPeerRecord, decoded: PeerRecord?) throws(FuzzFailure) {
+        guard let decoded, decoded == unverified.record else {
+            throw FuzzFailure(.record, "parse decoded \(unverified.record) but PeerRecord(decoding:) gives \(String(describing: decoded))")
         }
-        var errors: [WireError] = []
-        do {
-            let key = try PublicKey(bytes: record.publicKey)
-            if !key.verify(signature: signed.signature, payload: signed.record, domain: .peerRecord) {
-                errors.append(.badSignature)
-            }
-        } catch {
-            errors.append(error)
+        guard unverified.addresses.map(\.bytes) == decoded.addresses, unverified.publicKeyBytes == decoded.publicKey,
+              decoded.networkID == networkID else {
+            throw FuzzFailure(.record, "parse returned other addresses or key than the record holds: \(decoded)")
         }
-        if record.networkID != networkID {
-            errors.append(.wrongNetwork(expected: networkID, actual: record.networkID))
-        }
-        if record.seq == 0 { errors.append(.zeroSeq) }
-        if record.expiresAt <= now { errors.append(.expired(expiresAt: record.expiresAt, now: now)) }
-        if record.expiresAt > now + WireLimits.maxRecordLifetimeSeconds {
-            errors.append(.expiryTooFar(expiresAt: record.expiresAt, now: now))
-        }
-        for (index, bytes) in record.addresses.enumerated() {
+        for (index, address) in unverified.addresses.enumerated() {
+            let target: Multiaddr.DialTarget
             do {
-                let address = try Multiaddr(bytes: bytes)
-                do {
-                    _ = try address.dialTarget()
-                } catch {
-                    errors.append(.undialableAddress(index: index, reason: error.reason))
-                }
+                target = try address.dialTarget()
             } catch {
-                errors.append(.badAddress(index: index, error))
+                throw FuzzFailure(.record, "parse accepted address \(index) \(address) that dialTarget() rejects: \(error)")
+            }
+            // A /p2p suffix must name the record's own key: the identity multihash of the libp2p
+            // `PublicKey` protobuf {Type: Ed25519, Data: key}, spelled out here independently.
+            if let peer = target.peerIDMultihash, peer != [0x00, 0x24, 0x08, 0x01, 0x12, 0x20] + decoded.publicKey {
+                throw FuzzFailure(.record, "parse accepted address \(index) \(address) naming another key")
             }
         }
-        if let first = errors.first { return .failure(first) }
-        return .success(record)
     }
 
     /// Round-trips a signed record and, when it decodes, its inner record.
@@ -129,12 +124,8 @@ public enum RecordCheck {
     }
 
     /// For a record that verified: flipping any one bit of the signed bytes (a few positions) or
-    /// of the signature must make the signature check fail.
-    static func checkTamperingDetected(_ signed: SignedPeerRecord) throws(FuzzFailure) {
-        guard let record = try? PeerRecord(decoding: signed.record),
-              let key = try? PublicKey(bytes: record.publicKey) else {
-            throw FuzzFailure(.record, "a verified record no longer decodes")
-        }
+    /// of the signature must make the signature check fail, and so must another domain.
+    static func checkTamperingDetected(_ signed: SignedPeerRecord, key: PublicKey) throws(FuzzFailure) {
         let positions = Set([0, signed.record.count / 2, signed.record.count - 1]).filter { $0 >= 0 }
         for position in positions.sorted() {
             var payload = signed.record
