@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// An invariant that a fuzz check found broken for one input.
 ///
 /// Rejecting bad input with a `WireError` is the expected outcome and is not a failure; a failure
