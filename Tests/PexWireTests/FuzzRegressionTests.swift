@@ -39,6 +39,19 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertGreaterThan(total, 0, "no regression inputs found under \(Self.fuzzDirectory)/regressions")
     }
 
+    /// protobuf-c accepts field numbers that cannot be written back (0 through a non-minimal tag,
+    /// and above 2^29 − 1); a frame whose only field has such a number must be malformed, not
+    /// `.unknown`, or it would not survive re-encoding.
+    func testUnwritableFieldNumbersAreMalformed() throws {
+        for name in ["protobuf-c-field-zero-tag", "protobuf-c-field-number-above-max"] {
+            var decoder = FrameDecoder()
+            decoder.append(try FuzzInputs.read("\(Self.fuzzDirectory)/regressions/frame/\(name)"))
+            XCTAssertThrowsError(try decoder.nextFrame(), name) { error in
+                guard case WireError.malformed = error else { return XCTFail("\(name): \(error)") }
+            }
+        }
+    }
+
     func testSeedCorpusPassesTheChecks() throws {
         for target in FuzzTarget.allCases {
             let count = try replay("corpus", target)
