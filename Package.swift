@@ -57,7 +57,8 @@ let package = Package(
         // Fuzzing (fuzz/README.md). The invariants each fuzzer checks live in a library so that the
         // regression tests replay every saved crash through the same code. A fuzz executable holds
         // only the libFuzzer entry point and, in ordinary builds, a `main` replaying input files.
-        .target(name: "PexFuzzChecks", dependencies: ["PexWire"], path: "fuzz/Sources/PexFuzzChecks"),
+        .target(name: "PexFuzzChecks", dependencies: ["PexWire", "PexCore"], path: "fuzz/Sources/PexFuzzChecks"),
+        .executableTarget(name: "FuzzCore", dependencies: ["PexFuzzChecks"], path: "fuzz/Sources/FuzzCore"),
         .executableTarget(name: "FuzzFrame", dependencies: ["PexFuzzChecks"], path: "fuzz/Sources/FuzzFrame"),
         .executableTarget(name: "FuzzRecord", dependencies: ["PexFuzzChecks"], path: "fuzz/Sources/FuzzRecord"),
         .executableTarget(
