@@ -45,14 +45,6 @@ let package = Package(
             name: "PexSim",
             dependencies: ["PexCore", "PexWire"]
         ),
-        .target(
-            name: "PexRuntime",
-            dependencies: [
-                "PexCore", "PexWire", "CSQLite", "CLibUV",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "Yams", package: "Yams"),
-            ]
-        ),
         .executableTarget(
             name: "pexd",
             dependencies: [
