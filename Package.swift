@@ -13,6 +13,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
@@ -32,6 +34,14 @@ let package = Package(
             dependencies: ["PexWire"]
         ),
         .target(
+            name: "PexRuntime",
+            dependencies: [
+                "PexCore", "PexWire", "CSQLite", "CLibUV",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
             name: "PexSim",
             dependencies: ["PexCore", "PexWire"]
         ),
@@ -49,6 +59,10 @@ let package = Package(
         .testTarget(
             name: "PexCoreTests",
             dependencies: ["PexCore", "PexWire", "PexSim"]
+        ),
+        .testTarget(
+            name: "PexRuntimeTests",
+            dependencies: ["PexRuntime", "PexCore", "PexWire"]
         ),
         .testTarget(
             name: "PexdTests",
