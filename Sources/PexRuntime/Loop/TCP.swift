@@ -156,7 +156,7 @@ final class TCPStream: LoopHandle {
 
     /// Starts (or resumes) delivering bytes to `onRead`.
     func startReading() throws(RuntimeError) {
-        guard !isReading, !isClosing, phase == .open else { return }
+        guard !isReading, !isClosing, closeReason == nil, phase == .open else { return }
         try UV.check(uv_read_start(stream, { handle, _, buffer in
             guard let stream = LoopHandle.owner(of: handle) as? TCPStream, let buffer else { return }
             buffer.pointee = uv_buf_init(stream.readBuffer.assumingMemoryBound(to: CChar.self),
@@ -339,7 +339,8 @@ private final class WriteRequest {
 
 /// A listening TCP socket; every accepted connection becomes a `TCPStream`.
 final class TCPListener: LoopHandle {
-    private var onAccept: ((TCPStream) -> Void)?
+    /// Receives each accepted, configured stream (not yet reading); closed if unset.
+    var onAccept: ((TCPStream) -> Void)?
     /// Why the last accept failed (EMFILE, say); the listener keeps going.
     private(set) var lastAcceptError: RuntimeError?
     let limits: TransportLimits
@@ -356,7 +357,7 @@ final class TCPListener: LoopHandle {
     ///   - onAccept: Receives each accepted, configured stream (not yet reading).
     /// - Throws: `RuntimeError.libuv` when bind or listen fails (the handle is then closing).
     init(loop: EventLoop, address: SocketAddress, limits: TransportLimits,
-         onAccept: @escaping (TCPStream) -> Void) throws(RuntimeError) {
+         onAccept: ((TCPStream) -> Void)? = nil) throws(RuntimeError) {
         self.limits = limits
         self.onAccept = onAccept
         super.init(loop: loop, type: UV_TCP)
@@ -397,7 +398,8 @@ final class TCPListener: LoopHandle {
                 client.close(reason: error.description)
                 throw error
             }
-            onAccept?(client)
+            guard let onAccept else { return client.close(reason: "not accepting") }
+            onAccept(client)
         } catch {
             lastAcceptError = error
         }
