@@ -70,7 +70,7 @@ coverage: deps
 # and show what the tool can do.
 run: deps
 	$(SWIFT) build --product pexd
-	@bin=$$($(SWIFT) build --show-bin-path)/pexd; $$bin info --data-dir data && echo && $$bin --help
+	$$($(SWIFT) build --show-bin-path)/pexd run
 
 proto: deps
 	scripts/gen-proto.sh

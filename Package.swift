@@ -48,7 +48,8 @@ let package = Package(
         .executableTarget(
             name: "pexd",
             dependencies: [
-                "PexWire",
+                "PexWire", "PexCore", "PexRuntime",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
