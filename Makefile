@@ -66,11 +66,11 @@ coverage: deps
 	$(SWIFT) test --skip-build --enable-code-coverage --disable-swift-testing
 	$(PYTHON) scripts/coverage.py
 
-# Until the daemon lands (next milestone), a node is its identity: create or load it, show it,
-# and show what the tool can do.
+# A node on the embedded defaults: data in ./data, listening on /ip4/0.0.0.0/tcp/4001
+# (conf.yaml in the working directory is read when present). Ctrl-C stops it cleanly.
 run: deps
 	$(SWIFT) build --product pexd
-	@bin=$$($(SWIFT) build --show-bin-path)/pexd; $$bin info --data-dir data && echo && $$bin --help
+	$$($(SWIFT) build --show-bin-path)/pexd run
 
 proto: deps
 	scripts/gen-proto.sh

@@ -13,6 +13,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         .systemLibrary(name: "CLibUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
@@ -32,13 +34,22 @@ let package = Package(
             dependencies: ["PexWire"]
         ),
         .target(
+            name: "PexRuntime",
+            dependencies: [
+                "PexCore", "PexWire", "CSQLite", "CLibUV", "CPexProto",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .target(
             name: "PexSim",
             dependencies: ["PexCore", "PexWire"]
         ),
         .executableTarget(
             name: "pexd",
             dependencies: [
-                "PexWire",
+                "PexWire", "PexCore", "PexRuntime",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -51,13 +62,18 @@ let package = Package(
             dependencies: ["PexCore", "PexWire", "PexSim"]
         ),
         .testTarget(
+            name: "PexRuntimeTests",
+            dependencies: ["PexRuntime", "PexCore", "PexWire"]
+        ),
+        .testTarget(
             name: "PexdTests",
             dependencies: ["pexd"]
         ),
         // Fuzzing (fuzz/README.md). The invariants each fuzzer checks live in a library so that the
         // regression tests replay every saved crash through the same code. A fuzz executable holds
         // only the libFuzzer entry point and, in ordinary builds, a `main` replaying input files.
-        .target(name: "PexFuzzChecks", dependencies: ["PexWire"], path: "fuzz/Sources/PexFuzzChecks"),
+        .target(name: "PexFuzzChecks", dependencies: ["PexWire", "PexCore"], path: "fuzz/Sources/PexFuzzChecks"),
+        .executableTarget(name: "FuzzCore", dependencies: ["PexFuzzChecks"], path: "fuzz/Sources/FuzzCore"),
         .executableTarget(name: "FuzzFrame", dependencies: ["PexFuzzChecks"], path: "fuzz/Sources/FuzzFrame"),
         .executableTarget(name: "FuzzRecord", dependencies: ["PexFuzzChecks"], path: "fuzz/Sources/FuzzRecord"),
         .executableTarget(

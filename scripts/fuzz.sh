@@ -3,7 +3,7 @@
 # FUZZ_SECONDS (first argument, else $FUZZ_SECONDS, else 60). Exits non-zero when a target crashes,
 # leaks, times out or runs out of memory; the input that did it is left in fuzz/artifacts/<target>/.
 #
-#   scripts/fuzz.sh [seconds] [target...]     targets: frame record multiaddr (default: all)
+#   scripts/fuzz.sh [seconds] [target...]     targets: frame record multiaddr core (default: all)
 #
 # See fuzz/README.md.
 set -euo pipefail
@@ -23,6 +23,7 @@ all_targets=(
   "frame:FuzzFrame:300000"
   "record:FuzzRecord:8192"
   "multiaddr:FuzzMultiaddr:1024"
+  "core:FuzzCore:4096"
 )
 selected=("$@")
 targets=()
@@ -31,7 +32,7 @@ for t in "${all_targets[@]}"; do
   if (( ${#selected[@]} == 0 )) || [[ " ${selected[*]} " == *" $name "* ]]; then targets+=("$t"); fi
 done
 if (( ${#targets[@]} == 0 )); then
-  echo "fuzz.sh: no such target: ${selected[*]} (have: frame record multiaddr)" >&2
+  echo "fuzz.sh: no such target: ${selected[*]} (have: frame record multiaddr core)" >&2
   exit 2
 fi
 

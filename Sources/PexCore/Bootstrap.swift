@@ -32,10 +32,11 @@ struct BootstrapSources {
     /// Every address candidate in fallback order (DNS seeds are resolved separately).
     var candidates: [Multiaddr] { configured + resolved + fixed }
 
-    /// Earliest instant at which a backed-off candidate becomes eligible, if any is waiting.
-    var nextAttempt: Instant? {
-        let waits = (candidates.compactMap { backoff[$0]?.notBefore } + dnsSeeds.compactMap { dnsBackoff[$0]?.notBefore })
-        return waits.min()
+    /// Earliest instant after `now` at which a backed-off candidate becomes eligible. Waits that
+    /// already ended are not deadlines: reporting them would make the driver spin.
+    func nextAttempt(after now: Instant) -> Instant? {
+        let waits = candidates.compactMap { backoff[$0]?.notBefore } + dnsSeeds.compactMap { dnsBackoff[$0]?.notBefore }
+        return waits.filter { $0 > now }.min()
     }
 
     func eligible(_ address: Multiaddr, now: Instant) -> Bool {

@@ -1,7 +1,9 @@
 import PexWire
 
 /// Every tunable of a node in one value. Defaults suit a 64–512 member federation on a small
-/// machine; `Command.reload` replaces it at run time without dropping connections.
+/// machine. `Command.reload` replaces it at run time without dropping connections; the sizes of
+/// tables and caches (address book, signature and seen caches, ban list, misbehaviour tracker,
+/// full-list window) keep their start-up values until the next start.
 public struct NodeConfig: Sendable, Equatable {
     // MARK: Identity and network
 

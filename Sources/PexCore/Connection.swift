@@ -1,7 +1,7 @@
 import PexWire
 
 /// One connection's state. All transitions happen in `Node`; this type holds the data and the
-/// transition table (`Connection.Phase.next`), which `docs/PROTOCOL.md` draws as a diagram.
+/// transition table (`Connection.Phase.step(for:)`), which `docs/PROTOCOL.md` draws as a diagram.
 struct Connection {
     /// The life of a connection:
     ///
@@ -63,6 +63,8 @@ struct Connection {
         var sentAt: Instant
         var full: Bool
         var recordsSoFar: Int
+        /// This request continues a paged listing.
+        var continued = false
     }
 
     let id: ConnectionID
@@ -87,6 +89,9 @@ struct Connection {
     var pingNonce: UInt64?
     var pingSentAt: Instant?
     var pending: PendingRequest?
+    /// The `next` of our last response to this peer that said `more`: asking for it continues
+    /// a listing and costs no request token (paging a large book must not trip the limit).
+    var continuation: SyncCursor?
     var lastSyncAt: Instant?
     var limits: PeerRateLimits
     var bytesIn = 0
@@ -95,9 +100,15 @@ struct Connection {
     var peerKey: PublicKey? { peerRecord?.publicKey }
     var isReady: Bool { phase == .ready }
 
-    /// The key of the side that opened the connection, once known: decides which of two
-    /// simultaneous connections between the same pair survives (both sides agree).
+    /// The key of the side that opened the connection, once known.
     func initiatorKey(ownKey: PublicKey) -> PublicKey? {
         direction == .outbound ? ownKey : peerKey
+    }
+
+    /// Initiator key ‖ initiator nonce: decides which of two connections between the same pair
+    /// survives. Both sides compute the same bytes for the same connection, so they agree even
+    /// when one side opened both.
+    func tieBreak(ownKey: PublicKey) -> [UInt8] {
+        (initiatorKey(ownKey: ownKey)?.bytes ?? []) + (direction == .outbound ? ourNonce : peerNonce)
     }
 }

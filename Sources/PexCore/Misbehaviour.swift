@@ -31,7 +31,7 @@ public enum Offence: String, CaseIterable, Sendable {
     case malformedFrame = "malformed-frame"
     /// A well-formed message that breaks the protocol (wrong state, wrong direction…).
     case protocolViolation = "protocol-violation"
-    /// A handshake that fails (bad proof, wrong network, timeout after partial exchange).
+    /// A handshake that fails its proof: an invalid Hello record or an Auth that does not verify.
     case handshakeFailure = "handshake-failure"
     /// A record that fails validation other than by its signature or membership.
     case invalidRecord = "invalid-record"

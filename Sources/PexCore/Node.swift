@@ -43,13 +43,16 @@ public struct Node {
     var now: Instant
     var initialSyncDone = false
     var bootstrap: BootstrapSources
-    var pendingQueries: [QueryID: String] = [:]
+    var pendingQueries: [QueryID: QueryPurpose] = [:]
     var nextSyncAt: Instant
     var nextFeelerAt: Instant
     var nextMaintenanceAt: Instant
     /// Addresses that turned out to be ourselves: never dialled again.
     var ownAddresses: Set<Multiaddr> = []
     var evidence: [PublicKey: [SignedPeerRecord]] = [:]
+    var evidenceOrder: [PublicKey] = []
+    static let maxEvidenceKeys = 256
+    static let maxCursors = 4096
     /// No book entry expires (and no collision times out) before this; lowered on every insert.
     var bookExpiryDue = Instant(nanoseconds: 0)
 
@@ -200,7 +203,7 @@ public struct Node {
     public func nextDeadline() -> Instant? {
         guard state != .stopped else { return nil }
         var deadline = min(nextSyncAt, nextMaintenanceAt, nextFeelerAt)
-        if let retry = bootstrap.nextAttempt { deadline = min(deadline, retry) }
+        if readyPeers.isEmpty, let retry = bootstrap.nextAttempt(after: now) { deadline = min(deadline, retry) }
         for id in connectionOrder {
             guard let c = connections[id] else { continue }
             deadline = min(deadline, connectionDeadline(c))

@@ -101,8 +101,11 @@ extension Node {
     mutating func handleHello(_ id: ConnectionID, _ hello: Hello, bytes: [UInt8]) {
         guard var c = connections[id] else { return }
         // Version: the highest both speak.
+        guard hello.minVersion <= hello.maxVersion else {
+            return handshakeFailure(id, code: .malformedFrame, message: "min_version above max_version", offence: .malformedFrame)
+        }
         let version = min(hello.maxVersion, WireLimits.protocolVersion)
-        guard hello.minVersion <= hello.maxVersion, version >= max(hello.minVersion, WireLimits.protocolVersion) else {
+        guard version >= max(hello.minVersion, WireLimits.protocolVersion) else {
             return handshakeFailure(id, code: .unsupportedVersion, message: "no common protocol version", offence: nil)
         }
         guard hello.networkID == config.networkID else {
@@ -175,9 +178,11 @@ extension Node {
         // Two connections to one peer (both dialled at once): keep the one opened by the lower key.
         if let other = connectionOrder.first(where: { $0 != id && connections[$0]?.isReady == true && connections[$0]?.peerKey == key }),
            let existing = connections[other] {
-            let newInitiator = c.initiatorKey(ownKey: identity.publicKey)?.bytes ?? []
-            let oldInitiator = existing.initiatorKey(ownKey: identity.publicKey)?.bytes ?? []
-            let loser = newInitiator.lexicographicallyPrecedes(oldInitiator) ? other : id
+            // Both sides must pick the same survivor: order by (initiator key, initiator nonce),
+            // which both know, and keep the lower.
+            let new = c.tieBreak(ownKey: identity.publicKey)
+            let old = existing.tieBreak(ownKey: identity.publicKey)
+            let loser = new.lexicographicallyPrecedes(old) ? other : id
             close(loser, code: .duplicateConnection, message: "already connected", reason: "duplicate connection")
             if loser == id { return }
         }
@@ -185,7 +190,7 @@ extension Node {
             book.markFailure(expected, now: now)
         }
         if case let .bootstrap(address) = c.purpose { bootstrap.succeeded(address) }
-        learn(record, from: nil, via: id)
+        learn(record, from: nil, via: id, sourceGroup: c.remoteIP?.netGroup ?? [])
         if c.direction == .outbound {
             if case let .collision(occupant, queued) = book.markSuccess(key, now: now), queued {
                 bookExpiryDue = min(bookExpiryDue, now + config.addressBook.replacementGrace)
@@ -229,7 +234,7 @@ extension Node {
             } catch {
                 metrics.reject(error.reason)
                 let oversized = error.reason == "frame-too-large"
-                punish(id, oversized ? .tooManyRecords : .malformedFrame)
+                punish(id, .malformedFrame)
                 close(id, code: oversized ? .frameTooLarge : .malformedFrame,
                       message: error.description, reason: "bad frame: \(error.reason)")
                 return
@@ -253,7 +258,7 @@ extension Node {
             }
         } catch {
             metrics.reject(error.reason)
-            punish(id, .malformedFrame)
+            punish(id, error.reason == "too-many-records" ? .tooManyRecords : .malformedFrame)
             return close(id, code: .malformedFrame, message: error.description, reason: "bad frame: \(error.reason)")
         }
         metrics.framesIn[frame.kind, default: 0] += 1
@@ -269,9 +274,10 @@ extension Node {
             if case let .auth(auth) = frame { handleAuth(id, auth) }
         case .handleError:
             if case let .error(error) = frame {
-                // Never answered with an Error: just note it, and close if the peer does.
-                if error.closing || !c.isReady {
-                    noteDialFailure(c)
+                // Never answered with an Error. A non-closing one changes nothing (§12); a closing
+                // one ends the connection, and counts as a failed attempt only before it was ready.
+                if error.closing {
+                    if !c.isReady { noteDialFailure(c) }
                     remove(id, reason: "peer error: \(error.code): \(error.message)", closeTransport: true)
                 }
             }
@@ -369,8 +375,10 @@ extension Node {
     /// Scores an offence against the connection's peer (its key once known, else its IP).
     mutating func punish(_ id: ConnectionID, _ offence: Offence) {
         guard let c = connections[id] else { return }
+        // Until the peer's Auth verified, its claimed key is unproven: anyone can put a member's
+        // public record in a Hello. Offences before that are charged to the remote address.
         let subject: BanSubject
-        if let key = c.peerKey { subject = .key(key) } else if let ip = c.remoteIP { subject = .address(ip) } else { return }
+        if c.isReady, let key = c.peerKey { subject = .key(key) } else if let ip = c.remoteIP { subject = .address(ip) } else { return }
         let verdict = misbehaviour.record(offence, subject: subject, now: now)
         event(.misbehaviour(subject, offence: offence, score: misbehaviour.score(of: subject, now: now)))
         switch verdict {

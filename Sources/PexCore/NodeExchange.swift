@@ -23,17 +23,21 @@ extension Node {
     /// cursor; as many records as fit the peer's frame limit.
     mutating func answer(_ id: ConnectionID, _ request: PeerRequest) {
         guard var c = connections[id], let session = c.session else { return }
-        guard c.limits.tryTake(.request, now: now) else {
+        let continues = request.since != nil && request.since == c.continuation
+        guard continues || c.limits.tryTake(.request, now: now) else {
             connections[id] = c
+            sendError(id, code: .rateLimited, message: "too many peer requests", closing: false)
             return punish(id, .rateLimited)
         }
         connections[id] = c
         let limit = min(Int(request.maxPeers == 0 ? UInt32(WireLimits.maxRecordsPerMessage) : request.maxPeers),
                         config.maxPeersPerResponse, WireLimits.maxRecordsPerMessage)
-        // Without delta sync every request is a full one; a full request, or a cursor this log
-        // cannot answer, is served from the windowed snapshot.
-        let since = session.deltaSync ? request.since : nil
-        var page = fullListCache.respond(log: syncLog, after: since, limit: limit, now: now)
+        // A cursor of this log's epoch is always honoured (it may be a continuation of a paged
+        // listing, which every responder must serve); DELTA_SYNC only tells the requester it may
+        // keep cursors across exchanges. A full request, or a cursor this log cannot answer, is
+        // served from the windowed snapshot.
+        _ = session
+        var page = fullListCache.respond(log: syncLog, after: request.since, limit: limit, now: now)
         // Keep the frame under the peer's limit: count as we go, leave room for the envelope.
         let budget = session.peerMaxFrameSize - 64
         var size = 0
@@ -52,6 +56,7 @@ extension Node {
         if sent < page.items.count { page = page.truncated(to: sent) }
         let next = page.next
         let more = page.more
+        connections[id]?.continuation = more ? next : nil
         send(id, .peerResponse(PeerResponse(requestID: request.requestID, records: records, next: next, more: more, full: page.full)))
     }
 
@@ -65,18 +70,31 @@ extension Node {
         let accepted = handleRecords(id, response.records, kind: "response")
         guard connections[id]?.isReady == true, let key = c.peerKey else { return }
         if let next = response.next {
+            if cursors[key] == nil && cursors.count >= Self.maxCursors {
+                // Bounded: forget the cursors of peers no longer in the book first (a missing
+                // cursor only costs one full listing).
+                let stale = cursors.keys.filter { book.entry(for: $0) == nil }.sorted { $0.bytes.lexicographicallyPrecedes($1.bytes) }
+                for old in stale.prefix(cursors.count - Self.maxCursors + 1) { cursors[old] = nil }
+                if cursors.count >= Self.maxCursors, let first = cursors.keys.min(by: { $0.bytes.lexicographicallyPrecedes($1.bytes) }) {
+                    cursors[first] = nil
+                }
+            }
             cursors[key] = next
             persist(.cursor(key, next))
         }
         let total = pending.recordsSoFar + response.records.count
+        // A listing is full if its first page was; continuation pages are deltas of it.
+        let full = pending.recordsSoFar == 0 && !pending.continued ? response.full : pending.full
         if response.more, !response.records.isEmpty, let next = response.next {
             requestPeers(id, since: next)
             connections[id]?.pending?.recordsSoFar = total
+            connections[id]?.pending?.full = full
+            connections[id]?.pending?.continued = true
             return
         }
         metrics.syncRounds += 1
         metrics.syncRecords += total
-        event(.syncCompleted(key, records: total, full: response.full))
+        event(.syncCompleted(key, records: total, full: full))
         _ = accepted
         if !initialSyncDone {
             initialSyncDone = true
@@ -105,9 +123,18 @@ extension Node {
             switch validator.validate(signed, known: known, now: now) {
             case let .accepted(record, _):
                 if record.publicKey == identity.publicKey {
-                    // Someone relays a record of ours we do not hold: a newer seq than ours means
-                    // our seq store was lost; jump past it so our next record wins.
-                    if record.seq >= ownSeq { ownSeq = record.seq; signOwnRecord(); announceOwnRecord() }
+                    // A record of ours we did not sign in this run (our seq store was lost, or a
+                    // second instance runs with our key): jump past it so our next record wins.
+                    if record.seq > ownSeq || (record.seq == ownSeq && record.signed != ownRecord) {
+                        ownSeq = record.seq
+                        signOwnRecord()
+                        announceOwnRecord()
+                    }
+                    continue
+                }
+                if bans.isBanned(.key(record.publicKey), now: now) {
+                    // A banned key's records are neither stored nor relayed while the ban lasts.
+                    metrics.reject("banned-key")
                     continue
                 }
                 accepted += 1
@@ -191,7 +218,12 @@ extension Node {
         let key = new.publicKey
         var proof = evidence[key] ?? [existing.signed]
         if !proof.contains(new.signed) { proof.append(new.signed) }
-        evidence[key] = proof
+        if evidence[key] == nil {
+            // Bounded: the store keeps all evidence; memory keeps the most recent keys.
+            evidenceOrder.append(key)
+            if evidenceOrder.count > Self.maxEvidenceKeys { evidence[evidenceOrder.removeFirst()] = nil }
+        }
+        evidence[key] = Array(proof.prefix(4))
         persist(.equivocation(key, proof))
         event(.equivocation(key, seq: new.seq))
         metrics.reject("equivocation")
@@ -217,11 +249,13 @@ extension Node {
 
     /// A new peer wants a tried slot held by `occupant`: test the occupant with a feeler.
     mutating func scheduleCollisionTest(_ occupant: PublicKey) {
-        guard !connectionOrder.contains(where: { connections[$0]?.expectedKey == occupant || connections[$0]?.peerKey == occupant }),
-              let entry = book.entry(for: occupant), let address = dialAddress(for: entry.record) else {
-            // Already connected: it is reachable.
-            resolveCollisionTest(occupant, reachable: true)
-            return
+        // Connected right now: it is reachable. A connection still being set up will report
+        // through its own handshake or failure.
+        if readyPeers.contains(occupant) { return resolveCollisionTest(occupant, reachable: true) }
+        if busyKeys.contains(occupant) { return }
+        guard let entry = book.entry(for: occupant), let address = dialAddress(for: entry.record) else {
+            // Nothing dialable left: it cannot defend its slot.
+            return resolveCollisionTest(occupant, reachable: false)
         }
         dial(address, purpose: .feeler, expectedKey: occupant)
     }

@@ -117,101 +117,166 @@ extension Node {
     }
 
     /// Picks a peer from the address book (mixing tried and new, avoiding recent failures).
-    /// - Returns: Whether a dial started.
+    /// - Returns: Whether the book offered a candidate (dialled or skipped).
     mutating func dialFromBook() -> Bool {
         let busy = busyKeys
         let groups = outboundGroups
         let banned = bans
         let now = self.now
-        let lab = config.labMode
         let own = identity.publicKey
-        let ownAddresses = self.ownAddresses
         let roster = config.roster
-        let dialable: (BookEntry) -> Multiaddr? = { [self] in self.dialAddress(for: $0.record) }
         let exclude: (PublicKey) -> Bool = { key in
             key == own || busy.contains(key) || banned.isBanned(.key(key), now: now) || !(roster?.contains(key) ?? true)
         }
         guard let entry = book.select(now: now, using: &random, excluding: exclude) else { return false }
-        guard let address = dialable(entry), !ownAddresses.contains(address) else {
+        switch dialPlan(for: entry.record) {
+        case nil:
+            // Nothing we may dial (every address refused by policy): count it, so it loses out.
             book.markFailure(entry.publicKey, now: now)
-            return true
+        case let .resolve(name, family, port):
+            book.markAttempt(entry.publicKey, now: now)
+            resolve(name, family: family, purpose: .peer(entry.publicKey, port: port))
+        case let .dial(address):
+            if !config.labMode, let group = address.ipAddress?.netGroup, groups.contains(group) {
+                // One outbound per network group: an attacker owning one group gets one slot at most.
+                return true
+            }
+            if let ip = address.ipAddress, banned.isBanned(.address(ip), now: now) { return true }
+            dial(address, purpose: .regular, expectedKey: entry.publicKey)
         }
-        if !lab, let group = address.ipAddress?.netGroup, groups.contains(group) {
-            // One outbound per network group: an attacker owning one group gets one slot at most.
-            return true
-        }
-        if let ip = address.ipAddress, banned.isBanned(.address(ip), now: now) { return true }
-        dial(address, purpose: .regular, expectedKey: entry.publicKey)
         return true
     }
 
-    /// The address to dial for a record: the first TCP address we can reach under the policy.
-    func dialAddress(for record: VerifiedPeerRecord) -> Multiaddr? {
+    /// How to reach a peer.
+    enum DialPlan: Equatable {
+        case dial(Multiaddr)
+        case resolve(String, AddressFamily, port: UInt16)
+    }
+
+    /// The first TCP address of a record we may dial under the policy: an IP address directly,
+    /// a DNS name after resolution.
+    func dialPlan(for record: VerifiedPeerRecord) -> DialPlan? {
         for address in record.addresses {
             guard let target = try? address.dialTarget(), target.transport == .tcp else { continue }
-            if case let .ip(ip) = target.host {
-                if !config.labMode && !ip.isRoutable { continue }
-                return try? Multiaddr(components: Array(address.components.prefix(2)))
+            switch target.host {
+            case let .ip(ip):
+                guard !ownAddresses.contains(address), validator.policy.accepts(ip) else { continue }
+                if let plain = Self.tcpAddress(ip, port: target.port) { return .dial(plain) }
+            case let .dns(name, family):
+                return .resolve(name, family == .ipv4Only ? .ipv4 : family == .ipv6Only ? .ipv6 : .any, port: target.port)
             }
-            // DNS addresses are dialled after resolution, through the bootstrap path.
         }
         return nil
     }
 
-    /// Dials the next eligible bootstrap source, in fallback order; starts DNS queries when the
-    /// configured addresses are exhausted.
+    /// The address to dial for a record, when it has a usable IP address.
+    func dialAddress(for record: VerifiedPeerRecord) -> Multiaddr? {
+        if case let .dial(address) = dialPlan(for: record) { return address }
+        return nil
+    }
+
+    /// What a DNS query is for.
+    enum QueryPurpose: Equatable {
+        /// A DNS seed: its answers join the bootstrap candidates on the seed port.
+        case seed(String)
+        /// A `/dns*` bootstrap address: dial what it resolves to.
+        case bootstrap(Multiaddr, port: UInt16)
+        /// A known peer whose record names a host: dial it expecting that key.
+        case peer(PublicKey, port: UInt16)
+    }
+
+    mutating func resolve(_ name: String, family: AddressFamily, purpose: QueryPurpose) {
+        guard pendingQueries.count < 64, !pendingQueries.values.contains(purpose) else { return }
+        let query = QueryID(raw: nextQuery)
+        nextQuery += 1
+        pendingQueries[query] = purpose
+        emit(.resolve(query, name: name, family: family))
+    }
+
+    /// Bootstrap fallbacks, one tier at a time: configured peers, then DNS seeds, then the fixed
+    /// list. A tier is left only when every address in it is backing off after a failure.
     mutating func dialBootstrap() {
-        let busy = Set(connectionOrder.compactMap { id -> Multiaddr? in
+        let inProgress = Set(connectionOrder.compactMap { id -> Multiaddr? in
             guard let c = connections[id], case let .bootstrap(address) = c.purpose, c.phase != .closing else { return nil }
             return address
         })
-        for address in bootstrap.candidates where !busy.contains(address) && !ownAddresses.contains(address) {
-            guard bootstrap.eligible(address, now: now), outboundCount < config.targetOutbound else { continue }
-            if let target = try? address.dialTarget(), case let .dns(name, family) = target.host {
-                // A /dns bootstrap address: resolve, then dial what comes back.
-                let query = QueryID(raw: nextQuery)
-                nextQuery += 1
-                pendingQueries[query] = "addr:" + address.text
-                bootstrap.failed(address, now: now, config: config, random: &random)  // re-armed on success
-                emit(.resolve(query, name: name, family: family == .ipv4Only ? .ipv4 : family == .ipv6Only ? .ipv6 : .any))
-                continue
-            }
-            dial(address, purpose: .bootstrap(address), expectedKey: nil)
+        let queried = Set(pendingQueries.values.compactMap { purpose -> Multiaddr? in
+            if case let .bootstrap(address, _) = purpose { return address }
+            return nil
+        })
+        func tierBusy(_ addresses: [Multiaddr]) -> Bool {
+            addresses.contains { inProgress.contains($0) || queried.contains($0) }
         }
-        for name in bootstrap.dnsSeeds where bootstrap.eligibleSeed(name, now: now) && !pendingQueries.values.contains(name) {
-            let query = QueryID(raw: nextQuery)
-            nextQuery += 1
-            pendingQueries[query] = name
-            bootstrap.seedFailed(name, now: now, config: config, random: &random)  // until it answers
-            emit(.resolve(query, name: name, family: .any))
+        // Tier 1: configured bootstrap peers.
+        if dialTier(bootstrap.configured, inProgress: inProgress.union(queried)) || tierBusy(bootstrap.configured) { return }
+        // Tier 2: DNS seeds, then the addresses they gave.
+        var seedsBusy = false
+        for name in bootstrap.dnsSeeds {
+            if pendingQueries.values.contains(.seed(name)) { seedsBusy = true; continue }
+            guard bootstrap.eligibleSeed(name, now: now) else { continue }
+            bootstrap.seedFailed(name, now: now, config: config, random: &random)  // reset when it answers
+            resolve(name, family: .any, purpose: .seed(name))
+            seedsBusy = true
         }
+        if dialTier(bootstrap.resolved, inProgress: inProgress) || seedsBusy || tierBusy(bootstrap.resolved) { return }
+        // Tier 3: the built-in list.
+        if dialTier(bootstrap.fixed, inProgress: inProgress) || tierBusy(bootstrap.fixed) { return }
         if bootstrap.allFailed && !bootstrap.reportedUnreachable {
             bootstrap.reportedUnreachable = true
             event(.allBootstrapUnreachable(retryIn: config.backoffCap))
         }
     }
 
+    /// Dials every eligible address of a tier. - Returns: Whether any dial or query started.
+    mutating func dialTier(_ addresses: [Multiaddr], inProgress: Set<Multiaddr>) -> Bool {
+        var started = false
+        for address in addresses where !inProgress.contains(address) && !ownAddresses.contains(address) {
+            guard bootstrap.eligible(address, now: now), outboundCount < config.targetOutbound else { continue }
+            guard let target = try? address.dialTarget(), target.transport == .tcp else { continue }
+            switch target.host {
+            case let .dns(name, family):
+                // Counted as failed until it answers, so a dead name backs off like a dead address.
+                bootstrap.failed(address, now: now, config: config, random: &random)
+                resolve(name, family: family == .ipv4Only ? .ipv4 : family == .ipv6Only ? .ipv6 : .any,
+                        purpose: .bootstrap(address, port: target.port))
+            case let .ip(ip):
+                if bans.isBanned(.address(ip), now: now) { continue }
+                dial(address, purpose: .bootstrap(address), expectedKey: nil)
+            }
+            started = true
+        }
+        return started
+    }
+
     mutating func resolved(_ query: QueryID, addresses: [IPAddress]) {
-        guard let name = pendingQueries.removeValue(forKey: query) else { return }
-        if name.hasPrefix("addr:"), let original = try? Multiaddr(String(name.dropFirst(5))),
-           let target = try? original.dialTarget() {
-            for ip in addresses.prefix(4) {
-                if let address = Self.tcpAddress(ip, port: target.port) {
-                    dial(address, purpose: .bootstrap(original), expectedKey: nil)
+        guard let purpose = pendingQueries.removeValue(forKey: query) else { return }
+        let usable = addresses.filter { validator.policy.accepts($0) && !bans.isBanned(.address($0), now: now) }
+        switch purpose {
+        case let .seed(name):
+            bootstrap.dnsBackoff[name] = nil
+            for ip in usable.prefix(16) {
+                if let address = Self.tcpAddress(ip, port: bootstrap.dnsPort), !bootstrap.resolved.contains(address),
+                   bootstrap.resolved.count < 64 {
+                    bootstrap.resolved.append(address)
                 }
             }
-            return
-        }
-        for ip in addresses.prefix(16) {
-            if let address = Self.tcpAddress(ip, port: bootstrap.dnsPort), !bootstrap.resolved.contains(address) {
-                bootstrap.resolved.append(address)
+            fillOutbound()
+        case let .bootstrap(original, port):
+            for ip in usable.prefix(2) {
+                if let address = Self.tcpAddress(ip, port: port) { dial(address, purpose: .bootstrap(original), expectedKey: nil) }
             }
+        case let .peer(key, port):
+            guard !busyKeys.contains(key), let ip = usable.first, let address = Self.tcpAddress(ip, port: port) else {
+                if usable.isEmpty { book.markFailure(key, now: now) }
+                return
+            }
+            dial(address, purpose: .regular, expectedKey: key)
         }
-        fillOutbound()
     }
 
     mutating func resolveFailed(_ query: QueryID, reason: String) {
-        pendingQueries[query] = nil
+        guard let purpose = pendingQueries.removeValue(forKey: query) else { return }
+        if case let .peer(key, _) = purpose { book.markFailure(key, now: now) }
     }
 
     static func tcpAddress(_ ip: IPAddress, port: UInt16) -> Multiaddr? {
@@ -234,6 +299,7 @@ extension Node {
         guard let entry = book.select(now: now, using: &random, newOnly: true, excluding: {
             $0 == own || busy.contains($0) || banned.isBanned(.key($0), now: now)
         }), let address = dialAddress(for: entry.record) else { return }
+        if let ip = address.ipAddress, bans.isBanned(.address(ip), now: now) { return }
         dial(address, purpose: .feeler, expectedKey: entry.publicKey)
     }
 

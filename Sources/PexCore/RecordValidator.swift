@@ -47,12 +47,17 @@ public struct ValidationPolicy: Sendable, Equatable {
     /// - Parameter addresses: A record's addresses, in record order.
     /// - Returns: `.unroutableAddress` for the first refused IP address, or `nil` when all are fine.
     public func addressRejection(_ addresses: [Multiaddr]) -> RecordRejection? {
+        // A record is acceptable when at least one address is: members often advertise a LAN
+        // address next to a public one. Unacceptable addresses stay in the (signed) record but
+        // are never dialled (`Node.dialAddress` applies the same policy).
+        var firstRefused: (Int, Multiaddr)?
         for (index, address) in addresses.enumerated() {
-            if let ip = address.ipAddress, !accepts(ip) {
-                return .unroutableAddress(index: index, address: address.text)
-            }
+            guard let ip = address.ipAddress else { return nil }
+            if accepts(ip) { return nil }
+            if firstRefused == nil { firstRefused = (index, address) }
         }
-        return nil
+        guard let (index, address) = firstRefused else { return nil }
+        return .unroutableAddress(index: index, address: address.text)
     }
 
     /// 224.0.0.0/4 or ff00::/8. `IPAddress.isRoutable` follows Bitcoin Core, which does not

@@ -13,7 +13,7 @@ struct Pexd: ParsableCommand {
             Exit codes: 0 success, 1 runtime failure (I/O), 2 invalid input or usage.
             """,
         version: "0.1.0",
-        subcommands: [Info.self, Keygen.self, Id.self, Addr.self, Decode.self]
+        subcommands: [Run.self, Info.self, Keygen.self, Id.self, Addr.self, Decode.self]
     )
 }
 

@@ -198,18 +198,21 @@ final class RecordValidatorTests: XCTestCase {
         XCTAssertEqual(v.statistics.rejected, ["not-a-member": 1])
     }
 
-    func testUnroutableAddressNamesTheFirstOffender() {
+    func testRecordNeedsOneAcceptableAddressAndNamesTheFirstOffender() throws {
         var v = validator()
-        let outcome = v.validate(
-            record(addresses: ["/dns4/ok.example.org/tcp/1", "/ip4/8.8.8.8/tcp/1", "/ip4/10.1.2.3/tcp/1", "/ip4/127.0.0.1/tcp/1"]),
-            known: nil, now: now)
-        XCTAssertEqual(outcome, .rejected(.unroutableAddress(index: 2, address: "/ip4/10.1.2.3/tcp/1")))
+        // One public address is enough: a LAN address next to it is kept but never dialled.
+        let mixed = record(addresses: ["/ip4/10.1.2.3/tcp/1", "/ip4/8.8.8.8/tcp/1", "/ip4/127.0.0.1/tcp/1"])
+        XCTAssertEqual(v.validate(mixed, known: nil, now: now), .accepted(try verified(mixed), previous: nil))
+        let named = record(addresses: ["/ip4/10.1.2.3/tcp/2", "/dns4/ok.example.org/tcp/1"])
+        XCTAssertEqual(v.validate(named, known: nil, now: now), .accepted(try verified(named), previous: nil))
+        let outcome = v.validate(record(addresses: ["/ip4/10.1.2.3/tcp/1", "/ip4/127.0.0.1/tcp/1"]), known: nil, now: now)
+        XCTAssertEqual(outcome, .rejected(.unroutableAddress(index: 0, address: "/ip4/10.1.2.3/tcp/1")))
         XCTAssertEqual(outcome.label, "unroutable-address")
         XCTAssertEqual(
             RecordRejection.unroutableAddress(index: 2, address: "/ip4/10.1.2.3/tcp/1").description,
             "address 2 (/ip4/10.1.2.3/tcp/1) is not acceptable under the address policy")
         XCTAssertEqual(RecordRejection.invalid(.badSignature).description, "signature does not verify")
-        XCTAssertEqual(v.statistics.signatureChecks, 0)
+        XCTAssertEqual(v.statistics.signatureChecks, 2, "only the two accepted records were verified")
     }
 
     // MARK: Ordering

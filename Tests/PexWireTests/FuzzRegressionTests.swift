@@ -214,3 +214,15 @@ extension Result {
     }
 }
 
+
+/// The core fuzz target's seeds must reach the states worth fuzzing, or libFuzzer starts blind.
+final class CoreFuzzSeedTests: XCTestCase {
+    func testSeedsCompleteTheHandshakeAndStoreRecords() throws {
+        let seeds = Dictionary(uniqueKeysWithValues: FuzzSeeds.seeds(for: .core).map { ($0.name, $0.bytes) })
+        let handshake = try CoreCheck.run(try XCTUnwrap(seeds["core-handshake"]))
+        XCTAssertEqual(handshake.mostReadyPeers, 1, "the scripted peer completes the handshake")
+        let announce = try CoreCheck.run(try XCTUnwrap(seeds["core-announce"]))
+        XCTAssertGreaterThanOrEqual(announce.mostStoredRecords, 3, "its own record and two announced ones")
+        XCTAssertEqual(try CoreCheck.run(try XCTUnwrap(seeds["core-dial"])).mostReadyPeers, 1, "an outbound dial completes too")
+    }
+}

@@ -3,4 +3,5 @@
 #define CPEXPROTO_H
 #include "pex/v1/record.pb-c.h"
 #include "pex/v1/frame.pb-c.h"
+#include "pex/v1/admin.pb-c.h"
 #endif

@@ -28,7 +28,30 @@ public enum FuzzSeeds {
         case .frame: frameSeeds()
         case .record: recordSeeds()
         case .multiaddr: multiaddrSeeds()
+        case .core: coreSeeds()
         }
+    }
+
+    /// Programs for `CoreCheck` (its byte layout): an inbound peer that completes the handshake,
+    /// then announces records, asks for peers, lets time pass and misbehaves.
+    static func coreSeeds() -> [Seed] {
+        let header: [UInt8] = [0, 1, 2, 3, 4, 5, 6, 7, 8]                 // flags, then the 8-byte seed
+        let accept: [UInt8] = [0, 0, 1, 7, 1]                              // op, pick, ip, port, key
+        let hello: [UInt8] = [2, 0] + [UInt8](repeating: 9, count: 32) + [0, 4, 0x21, 24, 0, 0, 0]
+        let auth: [UInt8] = [3, 0, 0]
+        let announce: [UInt8] = [4, 0, 2, 3, 2, 0x13, 24, 0, 0, 4, 5, 0x24, 24, 0, 0, 0]
+        let request: [UInt8] = [5, 0, 0] + [0, 0, 0, 0, 0, 0, 0, 9] + [0]
+        let tick: [UInt8] = [9, 0, 0x02, 0x58]                             // 600 × 50 ms
+        let handshake = header + accept + hello + auth
+        return [
+            Seed(name: "core-handshake", bytes: handshake),
+            Seed(name: "core-announce", bytes: handshake + announce + tick),
+            Seed(name: "core-request", bytes: handshake + request + tick + tick),
+            Seed(name: "core-roster-lab", bytes: [3] + Array(header.dropFirst()) + accept + hello + auth + announce),
+            Seed(name: "core-garbage", bytes: handshake + [7, 0, 12] + [UInt8](repeating: 0xff, count: 12)),
+            Seed(name: "core-dial", bytes: header + [9, 0, 0, 40] + [1, 0, 0, 2] + [2, 0] + [UInt8](repeating: 5, count: 32)
+                 + [0, 4, 0x22, 24, 0, 0, 0] + [3, 0, 0] + tick),
+        ]
     }
 
     /// Writes the seeds of `target` into `directory`, replacing files of the same name.

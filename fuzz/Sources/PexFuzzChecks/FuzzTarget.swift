@@ -29,6 +29,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case record
     /// Multiaddrs in text and binary form.
     case multiaddr
+    /// Operation sequences against one protocol core (`CoreCheck`).
+    case core
 
     /// Runs this target's check on one input.
     /// - Parameter input: The bytes to check, as libFuzzer or a saved file gives them.
@@ -38,6 +40,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .frame: try FrameCheck.run(input)
         case .record: try RecordCheck.run(input)
         case .multiaddr: try MultiaddrCheck.run(input)
+        case .core: _ = try CoreCheck.run(input)
         }
     }
 }
