@@ -169,7 +169,7 @@ public final class PexNode: @unchecked Sendable {
             condition.unlock()
             return
         }
-        if isLoopThread {
+        if let loopThread, pthread_equal(loopThread, pthread_self()) != 0 {
             condition.unlock()
             driver?.beginShutdown()
             return
