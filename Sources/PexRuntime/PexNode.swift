@@ -84,8 +84,9 @@ public final class PexNode: @unchecked Sendable {
         public var knownRecords: [VerifiedPeerRecord]
         /// The node's counters.
         public var metrics: NodeMetrics
-        /// Open connections by direction.
+        /// Open inbound connections (any phase but closing).
         public var inbound: Int
+        /// Open outbound connections (any phase but closing).
         public var outbound: Int
         /// TCP streams the runtime holds (closing ones included).
         public var openStreams: Int

@@ -116,7 +116,12 @@ final class PexNodeTests: XCTestCase {
         XCTAssertNil(b.loopCloseError)
         // A sees B leave, with B's goodbye as the reason.
         XCTAssertTrue(Harness.wait { a.snapshot()?.readyPeers == [] })
-        XCTAssertTrue(Harness.wait { logsA.contains("peer disconnected") { $0["peer"]?.description == keyB.description } })
+        // B's Error frame was flushed before its socket closed: A names B's goodbye.
+        XCTAssertTrue(Harness.wait {
+            logsA.contains("peer disconnected") {
+                $0["peer"]?.description == keyB.description && $0["reason"]?.description.contains("shutting down") == true
+            }
+        }, "\(logsA.all.filter { $0.1 == "peer disconnected" })")
         a.stop()
         XCTAssertNil(a.loopCloseError)
         XCTAssertEqual(a.snapshot()?.state, .stopped)
