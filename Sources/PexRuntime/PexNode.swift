@@ -84,8 +84,9 @@ public final class PexNode: @unchecked Sendable {
         public var knownRecords: [VerifiedPeerRecord]
         /// The node's counters.
         public var metrics: NodeMetrics
-        /// Open connections by direction.
+        /// Open inbound connections (any phase but closing).
         public var inbound: Int
+        /// Open outbound connections (any phase but closing).
         public var outbound: Int
         /// TCP streams the runtime holds (closing ones included).
         public var openStreams: Int
@@ -169,7 +170,7 @@ public final class PexNode: @unchecked Sendable {
             condition.unlock()
             return
         }
-        if isLoopThread {
+        if let loopThread, pthread_equal(loopThread, pthread_self()) != 0 {
             condition.unlock()
             driver?.beginShutdown()
             return

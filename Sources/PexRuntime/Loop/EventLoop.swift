@@ -21,6 +21,7 @@ package final class EventLoop: @unchecked Sendable {
     ///
     /// - Throws: `RuntimeError.libuv` when `uv_loop_init` or `uv_async_init` fails.
     package init() throws(RuntimeError) {
+        _ = Self.ignoreSIGPIPE
         raw = .allocate(capacity: 1)
         do {
             try UV.check(uv_loop_init(raw), "uv_loop_init")
@@ -38,6 +39,11 @@ package final class EventLoop: @unchecked Sendable {
     deinit {
         if !closed { _ = try? close() }
     }
+
+    /// libuv writes with write(2), which raises SIGPIPE on a socket the peer reset; the default
+    /// action would kill the process. Ignored once, process-wide, as network servers do: the
+    /// write then fails with EPIPE and the stream closes with that reason.
+    private static let ignoreSIGPIPE: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
 
     /// Runs the loop until no referenced handle or request is left, or `uv_stop` was called.
     package func run() {

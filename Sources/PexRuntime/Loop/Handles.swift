@@ -1,4 +1,7 @@
 import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `uv_timer_t`, one-shot: the driver re-arms it after every input.
 final class TimerHandle: LoopHandle {

@@ -1,4 +1,7 @@
 import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Every way the runtime can fail, as one typed error.
 public enum RuntimeError: Error, Hashable, Sendable, CustomStringConvertible {

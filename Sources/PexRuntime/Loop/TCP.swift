@@ -1,4 +1,7 @@
 import CLibUV
+#if canImport(Glibc)
+import Glibc
+#endif
 import PexCore
 
 /// Transport tunables: buffer sizes, backpressure thresholds and timeouts of every TCP stream.
