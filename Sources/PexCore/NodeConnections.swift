@@ -387,7 +387,13 @@ extension Node {
         case .disconnect:
             close(id, code: .protocolViolation, message: "misbehaviour: \(offence.rawValue)", reason: "misbehaviour: \(offence.rawValue)")
         case let .ban(until):
-            ban(subject, until: until, reason: offence.rawValue)
+            if case let .address(ip) = subject, config.labMode, ip.isLocal {
+                // In lab mode every node shares the loopback address: banning it would refuse
+                // the whole lab. The offender is disconnected instead.
+                close(id, code: .protocolViolation, message: "misbehaviour: \(offence.rawValue)", reason: "misbehaviour: \(offence.rawValue)")
+            } else {
+                ban(subject, until: until, reason: offence.rawValue)
+            }
         }
     }
 
@@ -401,8 +407,10 @@ extension Node {
             guard let c = connections[id] else { continue }
             let hit: Bool
             switch subject {
-            case let .key(key): hit = c.peerKey == key
-            case let .address(ip): hit = c.remoteIP == ip
+            case let .key(key): hit = c.isReady && c.peerKey == key
+            // An address ban stops unauthenticated traffic from it. Peers behind the same address
+            // that proved their keys keep their connections: they answer for their own behaviour.
+            case let .address(ip): hit = !c.isReady && c.remoteIP == ip
             }
             if hit { close(id, code: .banned, message: "banned: \(reason)", reason: "banned: \(reason)") }
         }
