@@ -206,9 +206,11 @@ extension Node {
     mutating func handshakeFailure(_ id: ConnectionID, code: ErrorCode, message: String, offence: Offence?) {
         guard let c = connections[id] else { return }
         metrics.handshakesFailed += 1
-        if let offence { punish(id, offence) }
         noteDialFailure(c)
+        // Close first, then score: a score that crosses a threshold closes too, and that Error
+        // (PROTOCOL_VIOLATION or BANNED) must not replace the specified code (PROTOCOL.md §8.2).
         close(id, code: code, message: message, reason: "handshake failed: \(message)")
+        if let offence { punish(id, offence) }
     }
 
     // MARK: Receiving
@@ -228,9 +230,10 @@ extension Node {
             } catch {
                 connections[id]?.decoder = decoder
                 metrics.reject(error.reason)
-                punish(id, error.reason == "frame-too-large" ? .tooManyRecords : .malformedFrame)
+                // Close with the specified code before scoring (see `handshakeFailure`).
                 close(id, code: error.reason == "frame-too-large" ? .frameTooLarge : .malformedFrame,
                       message: error.description, reason: "bad frame: \(error.reason)")
+                punish(id, error.reason == "frame-too-large" ? .tooManyRecords : .malformedFrame)
                 return
             }
             connections[id]?.decoder = decoder
@@ -246,15 +249,15 @@ extension Node {
             frame = try Frame(decoding: bytes)
             if case .compressed = frame {
                 guard c.isReady, c.session?.deflate == true else {
-                    punish(id, .protocolViolation)
-                    return close(id, code: .protocolViolation, message: "compression not negotiated", reason: "unexpected compressed frame")
+                    close(id, code: .protocolViolation, message: "compression not negotiated", reason: "unexpected compressed frame")
+                    return punish(id, .protocolViolation)
                 }
                 frame = try frame.inflated(maxSize: config.maxFrameSize)
             }
         } catch {
             metrics.reject(error.reason)
-            punish(id, .malformedFrame)
-            return close(id, code: .malformedFrame, message: error.description, reason: "bad frame: \(error.reason)")
+            close(id, code: .malformedFrame, message: error.description, reason: "bad frame: \(error.reason)")
+            return punish(id, .malformedFrame)
         }
         metrics.framesIn[frame.kind, default: 0] += 1
         if c.isReady, !connections[id]!.limits.tryTake(.frames, now: now) {
@@ -278,8 +281,8 @@ extension Node {
         case .ignoreUnknown:
             break
         case let .violation(what):
-            punish(id, .protocolViolation)
             close(id, code: .protocolViolation, message: what, reason: "protocol violation: \(what)")
+            punish(id, .protocolViolation)
         case .handleReady:
             handleReadyFrame(id, frame)
         }
@@ -371,8 +374,18 @@ extension Node {
         guard let c = connections[id] else { return }
         let subject: BanSubject
         if let key = c.peerKey { subject = .key(key) } else if let ip = c.remoteIP { subject = .address(ip) } else { return }
+        let before = misbehaviour.score(of: subject, now: now)
         let verdict = misbehaviour.record(offence, subject: subject, now: now)
-        event(.misbehaviour(subject, offence: offence, score: misbehaviour.score(of: subject, now: now)))
+        // A ban drops the subject from the tracker (score 0 from then on): report the score
+        // that reached the threshold instead.
+        let score: Int
+        if case .ban = verdict {
+            let (sum, overflow) = before.addingReportingOverflow(max(misbehaviour.config.points(for: offence), 0))
+            score = overflow ? .max : sum
+        } else {
+            score = misbehaviour.score(of: subject, now: now)
+        }
+        event(.misbehaviour(subject, offence: offence, score: score))
         switch verdict {
         case .none:
             break
