@@ -390,7 +390,14 @@ extension Node {
         case .none:
             break
         case .disconnect:
-            close(id, code: .protocolViolation, message: "misbehaviour: \(offence.rawValue)", reason: "misbehaviour: \(offence.rawValue)")
+            // The code names the offence where PROTOCOL.md §12 has one for it.
+            let code: ErrorCode
+            switch offence {
+            case .rateLimited: code = .rateLimited
+            case .invalidRecord, .badSignature, .notAMember, .staleRecord: code = .invalidRecord
+            default: code = .protocolViolation
+            }
+            close(id, code: code, message: "misbehaviour: \(offence.rawValue)", reason: "misbehaviour: \(offence.rawValue)")
         case let .ban(until):
             ban(subject, until: until, reason: offence.rawValue)
         }
