@@ -124,6 +124,10 @@ extension Node {
         let exclude: (PublicKey) -> Bool = { key in
             key == own || busy.contains(key) || banned.isBanned(.key(key), now: now) || !(roster?.contains(key) ?? true)
         }
+        // With no candidate left `select` probes hundreds of buckets in vain, and this runs every
+        // second: in a small network where every known peer is connected, that was most of the
+        // node's CPU. (Only existence is asked, so the dictionary's order decides nothing.)
+        guard book.book.keys.contains(where: { !exclude($0) }) else { return false }
         guard let entry = book.select(now: now, using: &random, excluding: exclude) else { return false }
         guard let address = dialable(entry), !ownAddresses.contains(address) else {
             book.markFailure(entry.publicKey, now: now)
