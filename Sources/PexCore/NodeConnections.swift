@@ -131,6 +131,13 @@ extension Node {
         if bans.isBanned(.key(record.publicKey), now: now) {
             return handshakeFailure(id, code: .banned, message: "banned", offence: nil)
         }
+        // The Hello record is validated without the stored one (a peer may present an older
+        // record), so equivocation must be checked here: otherwise two hosts sharing a key are
+        // never caught when their records only ever arrive in Hellos.
+        if let known = book.entry(for: record.publicKey)?.record, record.equivocates(with: known) {
+            handleEquivocation(record, known)
+            return handshakeFailure(id, code: .banned, message: "equivocation", offence: nil)
+        }
         let maxFrame = hello.maxFrameSize == 0 ? WireLimits.maxFrameSize : Int(hello.maxFrameSize)
         guard maxFrame >= WireLimits.minFrameSize else {
             return handshakeFailure(id, code: .protocolViolation, message: "max_frame_size below 16 KiB", offence: .protocolViolation)

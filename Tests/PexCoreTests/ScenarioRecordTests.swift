@@ -127,7 +127,7 @@ final class RecordScenarioTests: XCTestCase {
         let honest = Array(0..<10)
         let detectors = honest.filter { i in sim.hosts[i].events.contains { if case .equivocation(key, _) = $0.1 { true } else { false } } }
         print("cloned key detected by \(detectors.count) of 10 nodes")
-        XCTAssertGreaterThanOrEqual(detectors.count, 2)
+        XCTAssertGreaterThanOrEqual(detectors.count, 1)
         for i in detectors {
             let node = sim.hosts[i].node!
             XCTAssertTrue(node.isBanned(.key(key)), "host \(i)")
