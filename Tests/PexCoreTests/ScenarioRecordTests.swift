@@ -123,7 +123,7 @@ final class RecordScenarioTests: XCTestCase {
         sim.start(a)
         sim.start(b)
         XCTAssertEqual(sim.hosts[a].node?.ownSeq, sim.hosts[b].node?.ownSeq)
-        sim.run(for: .minutes(5))
+        sim.run(for: .minutes(2))
         let honest = Array(0..<10)
         let detectors = honest.filter { i in sim.hosts[i].events.contains { if case .equivocation(key, _) = $0.1 { true } else { false } } }
         print("cloned key detected by \(detectors.count) of 10 nodes")
