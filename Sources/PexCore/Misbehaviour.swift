@@ -47,8 +47,10 @@ public enum Offence: String, CaseIterable, Sendable {
     case unsolicitedResponse = "unsolicited-response"
     /// Two different records with the same sequence number signed by one key: the signer is banned.
     case equivocation
-    /// A message over a size or count limit.
-    case tooManyRecords = "too-many-records"
+    /// A message over a size or count limit: a frame above the announced maximum, or more
+    /// records than a message may carry. Disconnects, but alone does not ban: a peer that
+    /// misread our limit is buggy rather than hostile.
+    case oversized = "oversized"
 }
 
 /// Points per offence, thresholds, decay and bounds of a `MisbehaviourTracker`.
@@ -63,7 +65,7 @@ public struct MisbehaviourConfig: Sendable, Equatable {
     /// Per event over a limit, so a flood adds up while a rare burst stays far from a ban.
     public var rateLimited = 5
     public var unsolicitedResponse = 20
-    public var tooManyRecords = 50
+    public var oversized = 50
     /// A score at or above this disconnects.
     public var disconnectThreshold = 50
     /// A score at or above this bans (and equivocation bans outright).
@@ -96,7 +98,7 @@ public struct MisbehaviourConfig: Sendable, Equatable {
         case .staleRecord: staleRecord
         case .rateLimited: rateLimited
         case .unsolicitedResponse: unsolicitedResponse
-        case .tooManyRecords: tooManyRecords
+        case .oversized: oversized
         case .equivocation: banThreshold
         }
     }

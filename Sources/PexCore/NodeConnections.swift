@@ -134,6 +134,13 @@ extension Node {
         if bans.isBanned(.key(record.publicKey), now: now) {
             return handshakeFailure(id, code: .banned, message: "banned", offence: nil)
         }
+        // The Hello record is validated without the stored one (a peer may present an older
+        // record), so equivocation must be checked here: otherwise two hosts sharing a key are
+        // never caught when their records only ever arrive in Hellos.
+        if let known = book.entry(for: record.publicKey)?.record, record.equivocates(with: known) {
+            handleEquivocation(record, known)
+            return handshakeFailure(id, code: .banned, message: "equivocation", offence: nil)
+        }
         let maxFrame = hello.maxFrameSize == 0 ? WireLimits.maxFrameSize : Int(hello.maxFrameSize)
         guard maxFrame >= WireLimits.minFrameSize else {
             return handshakeFailure(id, code: .protocolViolation, message: "max_frame_size below 16 KiB", offence: .protocolViolation)
@@ -212,9 +219,11 @@ extension Node {
     mutating func handshakeFailure(_ id: ConnectionID, code: ErrorCode, message: String, offence: Offence?) {
         guard let c = connections[id] else { return }
         metrics.handshakesFailed += 1
-        if let offence { punish(id, offence) }
         noteDialFailure(c)
+        // Close first, then score: a score that crosses a threshold closes too, and that Error
+        // (PROTOCOL_VIOLATION or BANNED) must not replace the specified code (PROTOCOL.md §8.2).
         close(id, code: code, message: message, reason: "handshake failed: \(message)")
+        if let offence { punish(id, offence) }
     }
 
     // MARK: Receiving
@@ -233,10 +242,10 @@ extension Node {
                 frameBytes = try connections[id]!.decoder.nextFrameBytes()
             } catch {
                 metrics.reject(error.reason)
-                let oversized = error.reason == "frame-too-large"
-                punish(id, .malformedFrame)
-                close(id, code: oversized ? .frameTooLarge : .malformedFrame,
+                // Close with the specified code before scoring (see `handshakeFailure`).
+                close(id, code: error.reason == "frame-too-large" ? .frameTooLarge : .malformedFrame,
                       message: error.description, reason: "bad frame: \(error.reason)")
+                punish(id, error.reason == "frame-too-large" ? .oversized : .malformedFrame)
                 return
             }
             guard let frameBytes else { return }
@@ -251,15 +260,15 @@ extension Node {
             frame = try Frame(decoding: bytes)
             if case .compressed = frame {
                 guard c.isReady, c.session?.deflate == true else {
-                    punish(id, .protocolViolation)
-                    return close(id, code: .protocolViolation, message: "compression not negotiated", reason: "unexpected compressed frame")
+                    close(id, code: .protocolViolation, message: "compression not negotiated", reason: "unexpected compressed frame")
+                    return punish(id, .protocolViolation)
                 }
                 frame = try frame.inflated(maxSize: config.maxFrameSize)
             }
         } catch {
             metrics.reject(error.reason)
-            punish(id, error.reason == "too-many-records" ? .tooManyRecords : .malformedFrame)
-            return close(id, code: .malformedFrame, message: error.description, reason: "bad frame: \(error.reason)")
+            close(id, code: .malformedFrame, message: error.description, reason: "bad frame: \(error.reason)")
+            return punish(id, error.reason == "too-many-records" ? .oversized : .malformedFrame)
         }
         metrics.framesIn[frame.kind, default: 0] += 1
         if c.isReady, !connections[id]!.limits.tryTake(.frames, now: now) {
@@ -284,8 +293,8 @@ extension Node {
         case .ignoreUnknown:
             break
         case let .violation(what):
-            punish(id, .protocolViolation)
             close(id, code: .protocolViolation, message: what, reason: "protocol violation: \(what)")
+            punish(id, .protocolViolation)
         case .handleReady:
             handleReadyFrame(id, frame)
         }
@@ -378,14 +387,31 @@ extension Node {
         // Until the peer's Auth verified, its claimed key is unproven: anyone can put a member's
         // public record in a Hello. Offences before that are charged to the remote address.
         let subject: BanSubject
-        if c.isReady, let key = c.peerKey { subject = .key(key) } else if let ip = c.remoteIP { subject = .address(ip) } else { return }
+        if c.readyAt != nil, let key = c.peerKey { subject = .key(key) } else if let ip = c.remoteIP { subject = .address(ip) } else { return }
+        let before = misbehaviour.score(of: subject, now: now)
         let verdict = misbehaviour.record(offence, subject: subject, now: now)
-        event(.misbehaviour(subject, offence: offence, score: misbehaviour.score(of: subject, now: now)))
+        // A ban drops the subject from the tracker (score 0 from then on): report the score
+        // that reached the threshold instead.
+        let score: Int
+        if case .ban = verdict {
+            let (sum, overflow) = before.addingReportingOverflow(max(misbehaviour.config.points(for: offence), 0))
+            score = overflow ? .max : sum
+        } else {
+            score = misbehaviour.score(of: subject, now: now)
+        }
+        event(.misbehaviour(subject, offence: offence, score: score))
         switch verdict {
         case .none:
             break
         case .disconnect:
-            close(id, code: .protocolViolation, message: "misbehaviour: \(offence.rawValue)", reason: "misbehaviour: \(offence.rawValue)")
+            // The code names the offence where PROTOCOL.md §12 has one for it.
+            let code: ErrorCode
+            switch offence {
+            case .rateLimited: code = .rateLimited
+            case .invalidRecord, .badSignature, .notAMember, .staleRecord: code = .invalidRecord
+            default: code = .protocolViolation
+            }
+            close(id, code: code, message: "misbehaviour: \(offence.rawValue)", reason: "misbehaviour: \(offence.rawValue)")
         case let .ban(until):
             if case let .address(ip) = subject, config.labMode, ip.isLocal {
                 // In lab mode every node shares the loopback address: banning it would refuse

@@ -116,18 +116,35 @@ extension Node {
         }
     }
 
+    /// How long after an attempt a peer is not dialled again from the address book.
+    static let redialInterval = TimeSpan.seconds(60)
+
     /// Picks a peer from the address book (mixing tried and new, avoiding recent failures).
     /// - Returns: Whether the book offered a candidate (dialled or skipped).
     mutating func dialFromBook() -> Bool {
         let busy = busyKeys
-        let groups = outboundGroups
         let banned = bans
         let now = self.now
         let own = identity.publicKey
         let roster = config.roster
+        // A peer tried in the last `redialInterval` is skipped (Bitcoin Core skips addresses tried
+        // in the last 10 minutes): `select` only makes them unlikely, and its weighed fallback
+        // picks one anyway when it is the only candidate, so a dead peer was redialled every
+        // second. (A set: only membership is asked, so no order leaks into behaviour.)
+        let recentlyTried = Set(book.book.values.compactMap { entry -> PublicKey? in
+            // Only a failed last try holds a peer back: one we were connected to (attempts reset
+            // on success) is redialled at once, e.g. after it restarted.
+            guard entry.attempts > 0, let lastTry = entry.lastTry, now - lastTry < Self.redialInterval else { return nil }
+            return entry.publicKey
+        })
         let exclude: (PublicKey) -> Bool = { key in
-            key == own || busy.contains(key) || banned.isBanned(.key(key), now: now) || !(roster?.contains(key) ?? true)
+            key == own || busy.contains(key) || recentlyTried.contains(key) || banned.isBanned(.key(key), now: now)
+                || !(roster?.contains(key) ?? true)
         }
+        // With no candidate left `select` probes hundreds of buckets in vain, and this runs every
+        // second: in a small network where every known peer is connected, that was most of the
+        // node's CPU. (Only existence is asked, so the dictionary's order decides nothing.)
+        guard book.book.keys.contains(where: { !exclude($0) }) else { return false }
         guard let entry = book.select(now: now, using: &random, excluding: exclude) else { return false }
         switch dialPlan(for: entry.record) {
         case nil:
@@ -137,7 +154,8 @@ extension Node {
             book.markAttempt(entry.publicKey, now: now)
             resolve(name, family: family, purpose: .peer(entry.publicKey, port: port))
         case let .dial(address):
-            if !config.labMode, let group = address.ipAddress?.netGroup, groups.contains(group) {
+            // Computed only once there is a pick: this runs every second.
+            if !config.labMode, let group = address.ipAddress?.netGroup, outboundGroups.contains(group) {
                 // One outbound per network group: an attacker owning one group gets one slot at most.
                 return true
             }

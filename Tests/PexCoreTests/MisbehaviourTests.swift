@@ -26,7 +26,7 @@ final class MisbehaviourTests: XCTestCase {
             (.badSignature, "bad-signature", 50), (.notAMember, "not-a-member", 20),
             (.staleRecord, "stale-record", 0), (.rateLimited, "rate-limited", 5),
             (.unsolicitedResponse, "unsolicited-response", 20), (.equivocation, "equivocation", 100),
-            (.tooManyRecords, "too-many-records", 50),
+            (.oversized, "oversized", 50),
         ]
         XCTAssertEqual(expected.count, Offence.allCases.count)
         for (offence, name, points) in expected {
