@@ -42,6 +42,10 @@ final class Driver {
     private var timer: TimerHandle?
     private var check: CheckHandle?
     private var signals: [SignalHandle] = []
+    /// The admin socket server, when the configuration names a path.
+    private(set) var adminServer: AdminServer?
+    /// When the node started, for the admin status' uptime.
+    let startedAt: Instant
     private var pendingChanges: [PersistChange] = []
     private var deferred: [Input] = []
     private var processing = false
@@ -68,6 +72,7 @@ final class Driver {
         reloadHook = configuration.onReload
         self.deliver = deliver
         now = WallClock.now()
+        startedAt = now
 
         var listeners: [TCPListener] = []
         do throws(RuntimeError) {
@@ -108,6 +113,13 @@ final class Driver {
                     })
                 }
                 signals.append(try SignalHandle(loop: loop, signal: SIGHUP) { [weak self] _ in self?.reload() })
+            }
+            if let path = configuration.adminSocketPath {
+                adminServer = try AdminServer(loop: loop, path: path, snapshot: { [unowned self] in
+                    self.adminSnapshot()
+                }, apply: { [weak self] command in
+                    self?.input(.command(command))
+                })
             }
         } catch {
             closeHandles()
@@ -345,7 +357,13 @@ final class Driver {
         closeHandles()
     }
 
+    /// What the admin service answers from: the live node, read now on the loop thread.
+    func adminSnapshot() -> AdminSnapshot {
+        AdminSnapshot(node: node, listenAddresses: boundAddresses, startedAt: startedAt, now: WallClock.now())
+    }
+
     private func closeHandles() {
+        adminServer?.close()
         for listener in listeners { listener.close() }
         for signal in signals { signal.close() }
         timer?.close()

@@ -41,6 +41,9 @@ public final class PexNode: @unchecked Sendable {
         /// Called on SIGHUP (or `reload()`) for the new configuration; returns `nil` when it is
         /// invalid, and the current one is kept. Runs on the loop thread.
         public var onReload: (@Sendable () -> NodeConfig?)?
+        /// Where to serve the admin protocol (a unix socket, mode 0600, created at start and
+        /// removed at stop; a stale file left by a killed node is replaced); `nil` for none.
+        public var adminSocketPath: String?
 
         /// A configuration.
         ///
@@ -54,10 +57,13 @@ public final class PexNode: @unchecked Sendable {
         ///   - transport: Transport limits.
         ///   - handleSignals: Whether to handle SIGINT, SIGTERM and SIGHUP.
         ///   - onReload: The reload hook.
+        ///   - adminSocketPath: Where to serve the admin protocol; `nil` for nowhere.
         public init(node: NodeConfig, identity: KeyPair, listenAddresses: [Multiaddr],
                     store: any PersistSink = MemoryStore(), logger: Logger = Logger(label: "pex"),
                     crypto: any CryptoProvider = SodiumCrypto(), transport: TransportLimits = TransportLimits(),
-                    handleSignals: Bool = false, onReload: (@Sendable () -> NodeConfig?)? = nil) {
+                    handleSignals: Bool = false, onReload: (@Sendable () -> NodeConfig?)? = nil,
+                    adminSocketPath: String? = nil) {
+            self.adminSocketPath = adminSocketPath
             self.node = node
             self.identity = identity
             self.listenAddresses = listenAddresses

@@ -13,7 +13,8 @@ struct Pexd: ParsableCommand {
             Exit codes: 0 success, 1 runtime failure (I/O), 2 invalid input or usage.
             """,
         version: "0.1.0",
-        subcommands: [Run.self, Info.self, Keygen.self, Id.self, Addr.self, Decode.self]
+        subcommands: [Run.self, Status.self, Peers.self, Metrics.self, ExportPeers.self, ImportPeers.self, Info.self, Keygen.self,
+                      Id.self, Addr.self, Decode.self]
     )
 }
 

@@ -120,7 +120,7 @@ struct Run: ParsableCommand {
                     Logger(label: "pexd").error("reload rejected; keeping the running configuration", metadata: ["error": "\(error)"])
                     return nil
                 }
-            }))
+            }, adminSocketPath: file.adminSocketPath))
         node.subscribe { event in
             let log = Logger(label: "pexd.events")
             switch event {

@@ -17,6 +17,8 @@ public enum RuntimeError: Error, Hashable, Sendable, CustomStringConvertible {
     case store(String)
     /// `start()` or `run()` was called on a node that was started before.
     case alreadyStarted
+    /// The admin socket cannot be set up at `path`.
+    case adminSocket(path: String, reason: String)
     /// The loop is already closed, or `uv_loop_close` failed (an open handle or request leaked).
     case loopClosed
 
@@ -35,6 +37,7 @@ public enum RuntimeError: Error, Hashable, Sendable, CustomStringConvertible {
         case .noAdvertisableAddress: "no listener is bound to an address peers could dial; configure advertised addresses"
         case let .store(message): "store: \(message)"
         case .alreadyStarted: "the node was already started"
+        case let .adminSocket(path, reason): "admin socket \(path): \(reason)"
         case .loopClosed: "the event loop is closed"
         }
     }
