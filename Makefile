@@ -15,7 +15,7 @@ VENV     := clients/python/.venv
 VENV_PY  := $(VENV)/bin/python
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv coverage-gate deps build test swift-test python-test coverage run proto fuzz bench clean help
+.PHONY: venv coverage-gate deps build test swift-test python-test integration-test coverage run proto fuzz bench demo clean help
 
 help:
 	@echo "make run       build and run a node on the embedded defaults"
@@ -25,6 +25,7 @@ help:
 	@echo "make fuzz      run every fuzz target for FUZZ_SECONDS (default 60) seconds"
 	@echo "make coverage  line coverage per module"
 	@echo "make bench     decode benchmark against protobuf-c and Python protobuf"
+	@echo "make demo      five local nodes, a live table until all know all"
 
 # Installs only what is missing; quiet when everything is there.
 deps:
@@ -49,7 +50,7 @@ build: deps
 	$(SWIFT) build
 
 # Swift tests with coverage, then the coverage gate, then pytest.
-test: deps swift-test coverage-gate python-test
+test: deps swift-test coverage-gate python-test integration-test
 
 swift-test: deps
 	$(SWIFT) build --build-tests --enable-code-coverage
@@ -60,6 +61,16 @@ coverage-gate: swift-test
 
 python-test: $(VENV_PY)
 	cd clients/python && .venv/bin/python -m pytest -q
+
+# Real pexd processes on 127.0.0.1 (tests/integration); pexd is built by swift-test.
+integration-test: $(VENV_PY)
+	$(SWIFT) build --product pexd
+	$(VENV_PY) -m pytest -q tests/integration
+
+# Five nodes on loopback, each knowing only the first; a live table until all know all.
+demo: deps
+	$(SWIFT) build --product pexd
+	PEXD="$$($(SWIFT) build --show-bin-path)/pexd" scripts/demo.sh
 
 coverage: deps
 	$(SWIFT) build --build-tests --enable-code-coverage
