@@ -65,6 +65,8 @@ struct Connection {
         var recordsSoFar: Int
         /// This request continues a paged listing.
         var continued = false
+        /// The cursor the request carried.
+        var since: SyncCursor? = nil
     }
 
     let id: ConnectionID

@@ -285,6 +285,11 @@ extension Node {
             if case let .error(error) = frame {
                 // Never answered with an Error. A non-closing one changes nothing (§12); a closing
                 // one ends the connection, and counts as a failed attempt only before it was ready.
+                if !error.closing && error.code == .rateLimited {
+                    // Our request was refused, not lost: forget it, or syncing with this peer
+                    // would wait for the request timeout.
+                    connections[id]?.pending = nil
+                }
                 if error.closing {
                     if !c.isReady { noteDialFailure(c) }
                     remove(id, reason: "peer error: \(error.code): \(error.message)", closeTransport: true)

@@ -10,7 +10,7 @@ extension Node {
         let since = explicit ?? (c.session?.deltaSync == true ? cursors[key] : nil)
         let requestID = nextRequestID
         nextRequestID += 1
-        c.pending = Connection.PendingRequest(id: requestID, sentAt: now, full: since == nil, recordsSoFar: 0)
+        c.pending = Connection.PendingRequest(id: requestID, sentAt: now, full: since == nil, recordsSoFar: 0, since: since)
         c.lastSyncAt = now
         c.limits.creditRecords(for: PeerRequest(requestID: 0, maxPeers: UInt32(config.maxPeersPerResponse)))
         connections[id] = c
@@ -55,7 +55,10 @@ extension Node {
         }
         if sent < page.items.count { page = page.truncated(to: sent) }
         let next = page.next
-        let more = page.more
+        // A full listing comes from the windowed snapshot; anything that changed since the
+        // snapshot is announced as `more`, so a newcomer fetches it right away (as a delta
+        // continuation) instead of waiting a sync interval for it.
+        let more = page.more || (page.full && next.epoch == syncLog.epoch && next.position < syncLog.head)
         connections[id]?.continuation = more ? next : nil
         send(id, .peerResponse(PeerResponse(requestID: request.requestID, records: records, next: next, more: more, full: page.full)))
     }
@@ -85,7 +88,9 @@ extension Node {
         let total = pending.recordsSoFar + response.records.count
         // A listing is full if its first page was; continuation pages are deltas of it.
         let full = pending.recordsSoFar == 0 && !pending.continued ? response.full : pending.full
-        if response.more, !response.records.isEmpty, let next = response.next {
+        // Continue while the responder says there is more and its cursor moves (a cursor that
+        // does not advance would loop forever).
+        if response.more, let next = response.next, !response.records.isEmpty || next != pending.since {
             requestPeers(id, since: next)
             connections[id]?.pending?.recordsSoFar = total
             connections[id]?.pending?.full = full
@@ -143,7 +148,7 @@ extension Node {
             case .duplicate:
                 metrics.recordsDuplicate += 1
                 // Seen again: refreshes lastSeen, which keeps the entry from going stale.
-                if let known { _ = book.insert(known, sourceGroup: sourceGroup, protected: isMember(known.publicKey), now: now) }
+                if let known { _ = book.insert(known, sourceGroup: sourceGroup, protected: isProtected(known.publicKey), now: now) }
             case .stale:
                 metrics.recordsStale += 1
                 punish(id, .staleRecord)
@@ -173,7 +178,7 @@ extension Node {
     /// Stores a verified record, tells the application, and relays it onward once.
     mutating func learn(_ record: VerifiedPeerRecord, from source: PublicKey?, via id: ConnectionID, sourceGroup: [UInt8] = []) {
         let key = record.publicKey
-        let outcome = book.insert(record, sourceGroup: sourceGroup, protected: isMember(key), now: now)
+        let outcome = book.insert(record, sourceGroup: sourceGroup, protected: isProtected(key), now: now)
         bookExpiryDue = min(bookExpiryDue, Instant.unix(seconds: record.expiresAt))
         var relayAs: Frame?
         switch outcome {

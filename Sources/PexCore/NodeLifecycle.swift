@@ -21,7 +21,7 @@ extension Node {
                 persist(.removePeer(keyOf(peer.record)))
                 continue
             }
-            let location: BookLocation = peer.protected || isMember(record.publicKey)
+            let location: BookLocation = peer.protected || isProtected(record.publicKey)
                 ? .protected : peer.tried ? .tried(bucket: 0, slot: 0) : .new(bucket: 0, slot: 0)
             restored.append(BookEntry(
                 record: record, sourceGroup: peer.sourceGroup, addedAt: peer.addedAt, lastSeen: peer.lastSeen,
@@ -41,6 +41,11 @@ extension Node {
     }
 
     func isMember(_ key: PublicKey) -> Bool { config.roster?.contains(key) ?? false }
+
+    /// Whether a record is kept outside the buckets: roster members always; every record in lab
+    /// mode, where all addresses share one network group, so bucketing would only make slot
+    /// collisions drop peers of a small local network (and protects against nothing there).
+    func isProtected(_ key: PublicKey) -> Bool { isMember(key) || config.labMode }
 
     mutating func startUp() {
         signOwnRecord()

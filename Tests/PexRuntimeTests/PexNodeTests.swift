@@ -50,6 +50,9 @@ enum Harness {
         config.bootstrapPeers = bootstrap
         config.syncInterval = .milliseconds(200)
         config.syncJitter = .milliseconds(50)
+        // Requests come every few hundred milliseconds here: the default request budget
+        // (one per 10 s) would refuse most of them.
+        config.rateLimits[.request] = .init(ratePerSecond: 50, burst: 50)
         config.backoffBase = .milliseconds(100)
         config.backoffCap = .seconds(1)
         config.handshakeTimeout = .seconds(5)
