@@ -55,10 +55,7 @@ extension Node {
         }
         if sent < page.items.count { page = page.truncated(to: sent) }
         let next = page.next
-        // A full listing comes from the windowed snapshot; anything that changed since the
-        // snapshot is announced as `more`, so a newcomer fetches it right away (as a delta
-        // continuation) instead of waiting a sync interval for it.
-        let more = page.more || (page.full && next.epoch == syncLog.epoch && next.position < syncLog.head)
+        let more = page.more
         connections[id]?.continuation = more ? next : nil
         send(id, .peerResponse(PeerResponse(requestID: request.requestID, records: records, next: next, more: more, full: page.full)))
     }
