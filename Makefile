@@ -57,7 +57,7 @@ swift-test: deps
 	$(SWIFT) test --skip-build --enable-code-coverage --disable-swift-testing
 
 coverage-gate: swift-test
-	$(PYTHON) scripts/coverage.py --min $(COVERAGE_MIN) --gate PexWire --gate PexCore
+	$(PYTHON) scripts/coverage.py --min $(COVERAGE_MIN) --gate PexWire --gate PexCore --gate PexRuntime --gate PexSim
 
 python-test: $(VENV_PY)
 	cd clients/python && .venv/bin/python -m pytest -q
