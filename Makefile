@@ -25,7 +25,6 @@ help:
 	@echo "make fuzz      run every fuzz target for FUZZ_SECONDS (default 60) seconds"
 	@echo "make coverage  line coverage per module"
 	@echo "make bench     decode benchmark against protobuf-c and Python protobuf"
-	@echo "make demo      five nodes on loopback converging, with a live table"
 	@echo "make demo      five local nodes, a live table until all know all"
 
 # Installs only what is missing; quiet when everything is there.
