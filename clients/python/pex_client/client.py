@@ -59,6 +59,8 @@ class PexConnection:
         self._handshake: asyncio.Future[handshake.PeerHello] = loop.create_future()
         self._requests: dict[int, tuple[asyncio.Future[PeerList], list, list]] = {}
         self._pings: dict[int, asyncio.Future[None]] = {}
+        # Request id → the id of the request that continues its paged answer.
+        self._continuations: dict[int, int] = {}
         self._closed = asyncio.Event()
         self._write_lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -88,7 +90,7 @@ class PexConnection:
             raise TimeoutError("handshake timed out") from None
 
     async def request_peers(self, max_peers: int = 0, timeout: float = DEFAULT_TIMEOUT) -> PeerList:
-        """Ask the peer for its records and wait for every response to the request."""
+        """Ask the peer for its records, following `more` with continuation requests, and return them all."""
         future: asyncio.Future[PeerList] = asyncio.get_running_loop().create_future()
         request_id = self.session.request_peers(max_peers)
         self._requests[request_id] = (future, [], [])
@@ -96,7 +98,11 @@ class PexConnection:
         try:
             return await asyncio.wait_for(future, timeout)
         finally:
-            self._requests.pop(request_id, None)
+            # Forget the request and any continuation still pending for it.
+            current: int | None = request_id
+            while current is not None:
+                self._requests.pop(current, None)
+                current = self._continuations.pop(current, None)
 
     async def ping(self, timeout: float = DEFAULT_TIMEOUT) -> float:
         """Ping the peer; returns the round-trip time in seconds."""
@@ -189,10 +195,16 @@ class PexConnection:
         offset = len(records) + len(rejected)
         rejected.extend((offset + index, error) for index, error in event.rejected)
         records.extend(event.records)
-        if not event.more:
-            del self._requests[event.request_id]
-            if not future.done():
-                future.set_result(PeerList(records, rejected, event.full))
+        del self._requests[event.request_id]
+        if event.more and event.next is not None and (event.records or event.rejected):
+            # Paged answer: continue from the responder's cursor under a new request id.
+            follow_up = self.session.request_peers(0, since=event.next)
+            self._requests[follow_up] = (future, records, rejected)
+            self._continuations[event.request_id] = follow_up
+            asyncio.get_running_loop().create_task(self._flush())
+            return
+        if not future.done():
+            future.set_result(PeerList(records, rejected, event.full))
 
     def _fail_all(self, error: ConnectionClosedError) -> None:
         futures = [self._handshake, *(f for f, _, _ in self._requests.values()), *self._pings.values()]

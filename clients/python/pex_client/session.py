@@ -182,6 +182,8 @@ class Session:
         self._out = bytearray()
         self._outstanding = _Outstanding()
         self._next_request_id = 1
+        # Identifies this session's listing in the cursors it hands out.
+        self._epoch = int.from_bytes(os.urandom(8), "big")
         self.close_event: SessionClosed | None = None
 
     # --- properties ----------------------------------------------------------------------
@@ -282,14 +284,17 @@ class Session:
         self._send(frame)
         return nonce
 
-    def request_peers(self, max_peers: int = 0) -> int:
-        """Queue a PeerRequest for the full list; returns the request id."""
+    def request_peers(self, max_peers: int = 0, since: tuple[int, int] | None = None) -> int:
+        """Queue a PeerRequest: the full list, or with ``since`` (epoch, position) what follows
+        that cursor (the continuation of a paged answer); returns the request id."""
         self._require_ready()
         request_id = self._next_request_id
         self._next_request_id += 1
         frame = frame_pb2.Frame()
         frame.peer_request.request_id = request_id
         frame.peer_request.max_peers = max_peers
+        if since is not None:
+            frame.peer_request.since.epoch, frame.peer_request.since.position = since
         self._outstanding.requests.add(request_id)
         self._send(frame)
         return request_id
@@ -447,17 +452,23 @@ class Session:
         # 0 means the maximum; larger values are capped rather than refused.
         per_message = min(request.max_peers or limits.MAX_RECORDS_PER_MESSAGE, limits.MAX_RECORDS_PER_MESSAGE)
         records = [r.signed for r in self.table.records()]
-        chunks = list(self._chunks(records, per_message))
-        for index, chunk in enumerate(chunks):
-            response = frame_pb2.Frame()
-            body = response.peer_response
-            body.request_id = request.request_id
-            body.records.extend(chunk)
-            body.more = index < len(chunks) - 1
-            # Delta sync is not offered, so every answer is the full list.
-            body.full = True
-            self._send(response)
-        return [PeerRequestAnswered(request.request_id, len(records), len(chunks))]
+        # One response per request (docs/PROTOCOL.md §11): a page of the listing and the cursor
+        # to continue from. Positions index this session's listing (its epoch); a cursor of
+        # another epoch, or none, starts the full list.
+        start, full = 0, True
+        if request.HasField("since") and request.since.epoch == self._epoch and request.since.position <= len(records):
+            start, full = request.since.position, False
+        chunk = next(iter(self._chunks(records[start:], per_message)), [])
+        end = start + len(chunk)
+        response = frame_pb2.Frame()
+        body = response.peer_response
+        body.request_id = request.request_id
+        body.records.extend(chunk)
+        body.next.epoch, body.next.position = self._epoch, end
+        body.more = end < len(records)
+        body.full = full
+        self._send(response)
+        return [PeerRequestAnswered(request.request_id, len(chunk), 1)]
 
     def _verify_all(self, records) -> tuple[list[VerifiedRecord], list[tuple[int, WireError]]]:
         now = self._now()
@@ -475,9 +486,10 @@ class Session:
 
     def _on_peer_response(self, frame: frame_pb2.Frame) -> list[Event]:
         response = frame.peer_response
+        # Exactly one response answers a request (docs/PROTOCOL.md §11); `more` asks the
+        # requester to continue with a new request from `next`.
         solicited = response.request_id in self._outstanding.requests
-        if solicited and not response.more:
-            self._outstanding.requests.discard(response.request_id)
+        self._outstanding.requests.discard(response.request_id)
         good, bad = self._verify_all(response.records)
         cursor = (response.next.epoch, response.next.position) if response.HasField("next") else None
         return [PeersReceived(response.request_id, good, bad, response.more, response.full, cursor, solicited)]

@@ -111,7 +111,7 @@ def test_peer_request_answered_from_table() -> None:
     assert events_b == [PeerRequestAnswered(request_id, 4, 1)]
     (response,) = events_a
     assert isinstance(response, PeersReceived) and response.solicited and response.full and not response.more
-    assert response.request_id == request_id and response.next is None and response.rejected == []
+    assert response.request_id == request_id and response.next == (b._epoch, 4) and response.rejected == []
     assert sorted(r.public_key for r in response.records) == sorted(key(i).public_key for i in (1, 3, 4, 5))
     assert all(key(i).public_key in a.table for i in (3, 4, 5))
 
@@ -120,12 +120,20 @@ def test_peer_request_pages_by_max_peers() -> None:
     a, b = connected()
     for seed in range(3, 8):
         b.table.add_signed(signed(seed))
+    # One response per request: a page and a cursor; the requester continues from `next`.
     request_id = a.request_peers(max_peers=3)
     events_a, events_b = pump(a, b)
-    assert events_b == [PeerRequestAnswered(request_id, 6, 2)]
-    assert [len(e.records) for e in events_a] == [3, 3]
-    assert [e.more for e in events_a] == [True, False]
-    # Unsolicited once the last page arrived.
+    assert events_b == [PeerRequestAnswered(request_id, 3, 1)]
+    assert [(len(e.records), e.more, e.full) for e in events_a] == [(3, True, True)]
+    follow_up = a.request_peers(max_peers=3, since=events_a[0].next)
+    events_a, events_b = pump(a, b)
+    assert events_b == [PeerRequestAnswered(follow_up, 3, 1)]
+    assert [(len(e.records), e.more, e.full) for e in events_a] == [(3, False, False)]
+    # A cursor of another epoch starts over with the full list.
+    a.request_peers(max_peers=3, since=(b._epoch ^ 1, 3))
+    events_a, _ = pump(a, b)
+    assert [(len(e.records), e.more, e.full) for e in events_a] == [(3, True, True)]
+    # Unsolicited once answered.
     b.table.add_signed(signed(9))
     response = Frame(peer_response=frame_pb2.PeerResponse(request_id=request_id, records=[signed(9)]))
     (event,) = a.receive_data(framing.encode_frame(response))
@@ -146,13 +154,22 @@ def test_peer_request_pages_by_frame_size_and_compresses() -> None:
     out = b.data_to_send()
     reader = framing.FrameReader(limits.MIN_FRAME_SIZE)
     raws = reader.feed_raw(out)
-    assert len(raws) > 1 and all(len(r) <= limits.MIN_FRAME_SIZE for r in raws)
+    assert len(raws) == 1 and all(len(r) <= limits.MIN_FRAME_SIZE for r in raws), "one response per request"
     wrapped = [framing.decode_frame(r, decompress=False) for r in raws]
     assert {framing.frame_kind(f) for f in wrapped} == {"compressed"}
     assert all(f.compressed.uncompressed_size <= limits.MIN_FRAME_SIZE for f in wrapped)
     events = a.receive_data(out)
-    assert sum(len(e.records) for e in events) == 38 and events[-1].request_id == request_id
-    assert not events[-1].more and all(e.more for e in events[:-1])
+    total = sum(len(e.records) for e in events)
+    assert events[-1].request_id == request_id and events[-1].more
+    # Continue page by page; each page fits the requester's 16 KiB limit.
+    while events[-1].more:
+        a.request_peers(since=events[-1].next)
+        b.receive_data(a.data_to_send())
+        out = b.data_to_send()
+        assert all(len(r) <= limits.MIN_FRAME_SIZE for r in framing.FrameReader(limits.MIN_FRAME_SIZE).feed_raw(out))
+        events = a.receive_data(out)
+        total += sum(len(e.records) for e in events)
+    assert total == 38
 
 
 def test_peer_request_max_records_per_message() -> None:
@@ -163,8 +180,11 @@ def test_peer_request_max_records_per_message() -> None:
             records.make_signed_record(kp, 1, ["/ip4/192.0.2.1/tcp/1"], NETWORK, NOW + 60), NETWORK, NOW))
     a.request_peers(max_peers=5000)
     events_a, events_b = pump(a, b)
-    assert events_b[0].records == 1001 and events_b[0].responses == 2
-    assert [len(e.records) for e in events_a] == [1000, 1]
+    assert events_b[0].records == 1000 and events_b[0].responses == 1
+    assert [(len(e.records), e.more) for e in events_a] == [(1000, True)]
+    a.request_peers(max_peers=5000, since=events_a[0].next)
+    events_a, _ = pump(a, b)
+    assert [(len(e.records), e.more) for e in events_a] == [(1, False)]
 
 
 def test_announcements_and_updates() -> None:
