@@ -36,7 +36,6 @@ extension Node {
         // listing, which every responder must serve); DELTA_SYNC only tells the requester it may
         // keep cursors across exchanges. A full request, or a cursor this log cannot answer, is
         // served from the windowed snapshot.
-        _ = session
         var page = fullListCache.respond(log: syncLog, after: request.since, limit: limit, now: now)
         // Keep the frame under the peer's limit: count as we go, leave room for the envelope.
         let budget = session.peerMaxFrameSize - 64
@@ -67,7 +66,7 @@ extension Node {
             return punish(id, .unsolicitedResponse)
         }
         connections[id]?.pending = nil
-        let accepted = handleRecords(id, response.records, kind: "response")
+        handleRecords(id, response.records, kind: "response")
         guard connections[id]?.isReady == true, let key = c.peerKey else { return }
         if let next = response.next {
             if cursors[key] == nil && cursors.count >= Self.maxCursors {
@@ -97,7 +96,6 @@ extension Node {
         metrics.syncRounds += 1
         metrics.syncRecords += total
         event(.syncCompleted(key, records: total, full: full))
-        _ = accepted
         if !initialSyncDone {
             initialSyncDone = true
             updateState()
@@ -166,10 +164,7 @@ extension Node {
 
     /// The record we hold for the key a signed record claims, without validating it.
     func knownRecord(of signed: SignedPeerRecord) -> VerifiedPeerRecord? {
-        guard let record = try? PeerRecord(decoding: signed.record), let key = PublicKey(unvalidated: record.publicKey) else {
-            return nil
-        }
-        return book.entry(for: key)?.record
+        keyOf(signed).flatMap { book.entry(for: $0)?.record }
     }
 
     /// Stores a verified record, tells the application, and relays it onward once.

@@ -18,7 +18,7 @@ extension Node {
         var restored: [BookEntry] = []
         for peer in stored.peers {
             guard case let .accepted(record, _) = validator.validate(peer.record, known: nil, now: now) else {
-                persist(.removePeer(keyOf(peer.record)))
+                if let key = keyOf(peer.record) { persist(.removePeer(key)) }
                 continue
             }
             let location: BookLocation = peer.protected || isProtected(record.publicKey)
@@ -33,11 +33,10 @@ extension Node {
         for entry in book.entries { syncLog.noteChange(entry.publicKey) }
     }
 
-    func keyOf(_ signed: SignedPeerRecord) -> PublicKey {
-        if let record = try? PeerRecord(decoding: signed.record), let key = PublicKey(unvalidated: record.publicKey) {
-            return key
-        }
-        return identity.publicKey
+    /// The key a signed record claims, unvalidated: for lookups and bookkeeping only.
+    func keyOf(_ signed: SignedPeerRecord) -> PublicKey? {
+        guard let record = try? PeerRecord(decoding: signed.record) else { return nil }
+        return PublicKey(unvalidated: record.publicKey)
     }
 
     func isMember(_ key: PublicKey) -> Bool { config.roster?.contains(key) ?? false }
