@@ -43,12 +43,23 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "pexsim",
+            dependencies: [
+                "PexSim", "PexCore", "PexWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
             name: "pexbench",
             dependencies: ["PexWire"]
         ),
         .testTarget(
             name: "PexCoreTests",
             dependencies: ["PexCore", "PexWire", "PexSim"]
+        ),
+        .testTarget(
+            name: "PexSimTests",
+            dependencies: ["PexSim", "PexCore", "PexWire"]
         ),
         .testTarget(
             name: "PexdTests",
