@@ -200,7 +200,10 @@ public struct Node {
     public func nextDeadline() -> Instant? {
         guard state != .stopped else { return nil }
         var deadline = min(nextSyncAt, nextMaintenanceAt, nextFeelerAt)
-        if let retry = bootstrap.nextAttempt { deadline = min(deadline, retry) }
+        // Only a retry still ahead counts: one whose wait has passed is dialled by the next
+        // maintenance pass (or never, once a peer is ready), and counting it would pin the
+        // deadline to `now` forever, a busy loop.
+        if let retry = bootstrap.nextAttempt, retry > now { deadline = min(deadline, retry) }
         for id in connectionOrder {
             guard let c = connections[id] else { continue }
             deadline = min(deadline, connectionDeadline(c))

@@ -107,7 +107,9 @@ extension Node {
                 if record.publicKey == identity.publicKey {
                     // Someone relays a record of ours we do not hold: a newer seq than ours means
                     // our seq store was lost; jump past it so our next record wins.
-                    if record.seq >= ownSeq { ownSeq = record.seq; signOwnRecord(); announceOwnRecord() }
+                    // Strictly newer only: peers relay our current record back to us all the
+                    // time, and re-signing on an equal seq started an endless update storm.
+                    if record.seq > ownSeq { ownSeq = record.seq; signOwnRecord(); announceOwnRecord() }
                     continue
                 }
                 accepted += 1

@@ -141,6 +141,26 @@ extension SimNetwork {
         return true
     }
 
+    /// Why `converged(among:)` fails: a line per host that misses records (at most `limit`).
+    public func diagnose(among: [Int], limit: Int = 8) -> [String] {
+        let live = among.filter { isAlive($0) }
+        let current = live.compactMap { i in inspect(i) { (i, $0.identity.publicKey, $0.ownSeq) } }
+        var lines: [String] = []
+        for h in live {
+            guard let line = inspect(h, { node -> String? in
+                let missing = current.filter { i, key, seq in i != h && (node.entry(for: key)?.record.seq ?? 0) < seq }
+                guard !missing.isEmpty else { return nil }
+                let stale = missing.filter { node.entry(for: $0.1) != nil }.count
+                return "host \(h) [\(node.state.rawValue), \(node.readyPeers.count) ready, in \(node.connectionCount(.inbound)) out \(node.connectionCount(.outbound)), "
+                    + "\(node.knownRecords.count) known] misses \(missing.count) (\(stale) stale): "
+                    + missing.prefix(6).map { "\($0.0)" }.joined(separator: ",")
+            }) ?? nil else { continue }
+            lines.append(line)
+            if lines.count >= limit { break }
+        }
+        return lines
+    }
+
     /// Total bytes all live nodes sent so far (their own metrics).
     public var bytesSentByNodes: Int { hosts.indices.reduce(0) { $0 + (inspect($1) { $0.metrics.bytesOut } ?? 0) } }
 }

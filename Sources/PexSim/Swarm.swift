@@ -99,6 +99,8 @@ public struct SwarmOutcome: Sendable, Codable {
     /// Virtual seconds from healing to convergence, nil when it did not converge in the bound.
     public var convergenceSeconds: Double?
     public var checks: Int
+    /// When liveness failed: which hosts miss which records.
+    public var diagnosis: [String] = []
     /// The command that replays this run exactly.
     public var replay: String
 
@@ -115,6 +117,7 @@ public struct SwarmOutcome: Sendable, Codable {
             s += "FAILED\n"
             for v in violations.prefix(10) { s += "  safety: \(v)\n" }
             if convergenceSeconds == nil { s += "  liveness: not converged within \(options.livenessSeconds) s of healing\n" }
+            for d in diagnosis { s += "    \(d)\n" }
             s += "  replay: \(replay)"
         }
         return s
@@ -219,6 +222,6 @@ public enum Swarm {
         return SwarmOutcome(
             seed: seed, crypto: crypto, options: o, traceHash: sim.traceHash, steps: sim.steps,
             violations: checker.violations.map(\.description), convergenceSeconds: took.map(\.seconds),
-            checks: checker.checks, replay: replay)
+            checks: checker.checks, diagnosis: took == nil ? sim.diagnose(among: honest) : [], replay: replay)
     }
 }
