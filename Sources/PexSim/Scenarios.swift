@@ -24,8 +24,12 @@ public struct ScenarioParams: Sendable {
     public var crypto: SimCrypto
     /// A shorter version (fewer rounds and nodes) for `make sim` and tests.
     public var short: Bool
+    /// Inbound slots of the bootstrap nodes; nil gives them room for every node.
+    public var bootstrapInbound: Int?
 
-    public init(nodes: Int? = nil, seed: UInt64 = 1, crypto: SimCrypto = .fake, short: Bool = false) {
+    public init(nodes: Int? = nil, seed: UInt64 = 1, crypto: SimCrypto = .fake, short: Bool = false,
+                bootstrapInbound: Int? = nil) {
+        self.bootstrapInbound = bootstrapInbound
         self.nodes = nodes
         self.seed = seed
         self.crypto = crypto
@@ -47,9 +51,17 @@ final class Bench {
     init(_ name: ScenarioName, nodes: Int, params: ScenarioParams, roster: Bool, timing: SimTiming = .standard,
          bootstraps: Int = 3, rosterExtra: Int = 0, configure: (Int, inout NodeConfig) -> Void = { _, _ in }) {
         self.timing = timing
-        bootstrap = Array(0..<min(bootstraps, nodes))
+        let bootstrap = Array(0..<min(bootstraps, nodes))
+        self.bootstrap = bootstrap
+        // Bootstrap nodes take every newcomer at once: with the default 32 inbound slots the
+        // first 32 dialers keep them for good and the rest never join (see docs/PERFORMANCE.md,
+        // "bootstrap saturation"), so the measured networks give them room for everyone.
+        let bootstrapInbound = params.bootstrapInbound ?? (nodes + rosterExtra)
         sim = SimNetwork.build(count: nodes, seed: params.seed, crypto: params.crypto, bootstrap: bootstrap,
-                               roster: roster, timing: timing, rosterExtra: rosterExtra, configure: configure)
+                               roster: roster, timing: timing, rosterExtra: rosterExtra) { i, c in
+            if bootstrap.contains(i) { c.maxInbound = max(c.maxInbound, bootstrapInbound) }
+            configure(i, &c)
+        }
         checker = InvariantChecker(crypto: params.crypto.provider, everyStep: false)
         checker.attach(to: sim)
         result = ScenarioResult(scenario: name.rawValue, nodes: nodes, seed: params.seed, crypto: params.crypto,
@@ -186,6 +198,7 @@ public enum Scenarios {
             return tick % sampleEvery == 1 || sampleEvery == 1 ? bench.sim.coverage(holders: all, subjects: all) : .nan
         }
         bench.result.series["coverage"] = bench.result.series["coverage"]?.filter { !$0[1].isNaN }
+        if took == nil { bench.result.notes += ["not converged:"] + bench.sim.diagnose(among: all) }
         return (bench, took)
     }
 

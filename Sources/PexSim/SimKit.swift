@@ -126,9 +126,10 @@ extension SimNetwork {
         return want == 0 ? 1 : Double(have) / Double(want)
     }
 
-    /// Whether every live host in `among` holds every other one's current record.
+    /// Whether every host in `among` is up and holds every other one's current record.
     public func converged(among: [Int]) -> Bool {
-        let live = among.filter { isAlive($0) }
+        guard among.allSatisfy(isAlive) else { return false }
+        let live = among
         let current = live.compactMap { i -> (Int, PublicKey, UInt64)? in
             inspect(i) { (i, $0.identity.publicKey, $0.ownSeq) }
         }

@@ -36,6 +36,9 @@ struct Run: ParsableCommand {
     @Flag(help: "A shorter version (fewer nodes and rounds).")
     var short = false
 
+    @Option(help: "Inbound slots of the 3 bootstrap nodes (default: room for every node; 32 is the shipped default).")
+    var bootstrapInbound: Int?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -51,7 +54,8 @@ struct Run: ParsableCommand {
     }
 
     func run() throws {
-        let result = Scenarios.run(scenario, ScenarioParams(nodes: nodes, seed: seed, crypto: crypto, short: short))
+        let result = Scenarios.run(scenario, ScenarioParams(nodes: nodes, seed: seed, crypto: crypto, short: short,
+                                                                bootstrapInbound: bootstrapInbound))
         if json { print(result.json()) } else if csv { print(result.csv(header: true)) } else { print(result.text, terminator: "") }
         if let output { try result.json().write(toFile: output, atomically: true, encoding: .utf8) }
         if !result.violations.isEmpty {
