@@ -11,10 +11,6 @@ public enum ScenarioName: String, Sendable, CaseIterable, Codable {
     case churn
     case partition
     case loss
-    case flood
-    case eclipse
-    case equivocate
-    case replay
 }
 
 /// Parameters common to every scenario.
@@ -175,10 +171,6 @@ public enum Scenarios {
         case .churn: churn(p)
         case .partition: partition(p)
         case .loss: loss(p)
-        case .flood: flood(p)
-        case .eclipse: eclipse(p)
-        case .equivocate: equivocate(p)
-        case .replay: replay(p)
         }
     }
 
