@@ -246,7 +246,15 @@ public enum Scenarios {
             let before = bench.sim.bytesSentByNodes
             let framesBefore = framesOut(bench.sim)
             let links = bench.sim.connectionCount
+            let counts = { (sim: SimNetwork) -> (Int, Int) in
+                sim.hosts.indices.reduce((0, 0)) { acc, i in
+                    let m = sim.inspect(i) { ($0.metrics.recordsAccepted, $0.metrics.recordsDuplicate) } ?? (0, 0)
+                    return (acc.0 + m.0, acc.1 + m.1)
+                }
+            }
+            let recordsBefore = counts(bench.sim)
             bench.run(for: bench.round * measureRounds)
+            let recordsAfter = counts(bench.sim)
             let bytes = Double(bench.sim.bytesSentByNodes - before)
             let perLink = bytes / Double(max(links, 1)) / Double(measureRounds)
             let label = delta ? "delta" : "full"
@@ -254,6 +262,9 @@ public enum Scenarios {
             combined.metrics["\(label)_bytes_per_link_per_interval"] = perLink
             combined.metrics["\(label)_bytes_per_node_per_interval"] = bytes / Double(n) / Double(measureRounds)
             combined.metrics["\(label)_links"] = Double(links)
+            // Records received in the window: new or newer (accepted) vs already held (duplicate).
+            combined.metrics["\(label)_records_accepted_per_node_per_interval"] = Double(recordsAfter.0 - recordsBefore.0) / Double(n) / Double(measureRounds)
+            combined.metrics["\(label)_records_duplicate_per_node_per_interval"] = Double(recordsAfter.1 - recordsBefore.1) / Double(n) / Double(measureRounds)
             let frames = framesOut(bench.sim).merging(framesBefore) { $0 - $1 }
             for (kind, count) in frames.sorted(by: { $0.key < $1.key }) where count > 0 {
                 combined.metrics["\(label)_frames_\(kind)_per_link_per_interval"] = Double(count) / Double(max(links, 1)) / Double(measureRounds)
