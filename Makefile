@@ -15,7 +15,7 @@ VENV     := clients/python/.venv
 VENV_PY  := $(VENV)/bin/python
 SUDO     := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: venv coverage-gate deps build test swift-test python-test integration-test coverage run proto fuzz bench demo clean help
+.PHONY: venv coverage-gate deps build test swift-test python-test integration-test coverage run proto fuzz bench demo clean help sim
 
 help:
 	@echo "make run       build and run a node on the embedded defaults"
@@ -91,6 +91,16 @@ fuzz: deps
 
 bench: deps $(VENV_PY)
 	scripts/bench.sh
+
+# Deterministic simulator: a 20-seed × 64-node swarm sweep, a short run of every scenario,
+# then the plots (matplotlib in its own venv requirements, see scripts/sim-report.py).
+sim: deps $(VENV_PY)
+	$(SWIFT) build -c release --product pexsim
+	@bin=$$($(SWIFT) build -c release --show-bin-path)/pexsim; set -e; mkdir -p docs/sim-results/short; \
+	SWIFT_DETERMINISTIC_HASHING=1 $$bin swarm --seed 100 --count 20 --nodes 64; \
+	for s in $$($$bin list); do SWIFT_DETERMINISTIC_HASHING=1 $$bin run $$s --short --output docs/sim-results/short/$$s.json; done
+	$(VENV_PY) -m pip install -q -r scripts/requirements-sim.txt
+	$(VENV_PY) scripts/sim-report.py docs/sim-results docs
 
 clean:
 	rm -rf .build .build-* fuzz/.deps fuzz/corpus-run fuzz/artifacts $(VENV)

@@ -54,6 +54,13 @@ let package = Package(
             ]
         ),
         .executableTarget(
+            name: "pexsim",
+            dependencies: [
+                "PexSim", "PexCore", "PexWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
             name: "pexbench",
             dependencies: ["PexWire"]
         ),
@@ -64,6 +71,10 @@ let package = Package(
         .testTarget(
             name: "PexRuntimeTests",
             dependencies: ["PexRuntime", "PexCore", "PexWire"]
+        ),
+        .testTarget(
+            name: "PexSimTests",
+            dependencies: ["PexSim", "PexCore", "PexWire"]
         ),
         .testTarget(
             name: "PexdTests",

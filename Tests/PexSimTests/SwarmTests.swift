@@ -1,0 +1,86 @@
+import Foundation
+import PexCore
+@testable import PexSim
+import PexWire
+import XCTest
+
+/// Short swarm options: the seed still picks latency, loss, partition and churn, but the fault
+/// window and the liveness bound are cut so that a debug build sweeps 20 seeds quickly.
+func shortOptions(seed: UInt64, nodes: Int) -> SwarmOptions {
+    var o = SwarmOptions.derive(seed: seed, nodes: nodes)
+    o.faultSeconds = 15
+    o.livenessSeconds = 150
+    return o
+}
+
+final class SwarmTests: XCTestCase {
+    /// 20 seeds with faults; invariants after every step, then liveness. 16 nodes per seed by
+    /// default (a debug build runs the real core about 20× slower than release);
+    /// `PEXSIM_SWEEP_NODES=64` runs the full 64-node sweep, and `make sim` runs it in release.
+    func testSeedSweep() {
+        let nodes = ProcessInfo.processInfo.environment["PEXSIM_SWEEP_NODES"].flatMap(Int.init) ?? 16
+        var failures: [String] = []
+        var configurations = Set<String>()
+        for seed in UInt64(100)..<120 {
+            let outcome = Swarm.run(seed: seed, crypto: .fake, options: shortOptions(seed: seed, nodes: nodes))
+            configurations.insert("\(outcome.options.partition.rawValue)/\(outcome.options.churn.rawValue)")
+            XCTAssertGreaterThan(outcome.checks, 1000, "seed \(seed): the checker did not run")
+            if !outcome.passed { failures.append(outcome.summary) }
+        }
+        XCTAssertEqual(failures, [], failures.joined(separator: "\n"))
+        // Swarm testing: the seeds must actually explore different fault mixes.
+        XCTAssertGreaterThanOrEqual(configurations.count, 6)
+    }
+
+    /// Same seed → same trace; another seed → another trace.
+    func testSameSeedSameTraceHash() {
+        let options = shortOptions(seed: 42, nodes: 12)
+        let a = Swarm.run(seed: 42, options: options)
+        let b = Swarm.run(seed: 42, options: options)
+        XCTAssertEqual(a.traceHash, b.traceHash)
+        XCTAssertEqual(a.steps, b.steps)
+        XCTAssertEqual(a.convergenceSeconds, b.convergenceSeconds)
+        let c = Swarm.run(seed: 43, options: options)
+        XCTAssertNotEqual(a.traceHash, c.traceHash)
+    }
+
+    /// The options are a pure function of the seed, and the node override sticks.
+    func testSeedPicksConfiguration() {
+        XCTAssertEqual(SwarmOptions.derive(seed: 9), SwarmOptions.derive(seed: 9))
+        let picks = Set((UInt64(0)..<50).map { SwarmOptions.derive(seed: $0).partition })
+        XCTAssertEqual(picks, Set(PartitionMode.allCases))
+        XCTAssertEqual(SwarmOptions.derive(seed: 9, nodes: 33).nodes, 33)
+        let o = SwarmOptions.derive(seed: 3)
+        XCTAssertTrue((8...64).contains(o.nodes))
+        XCTAssertTrue(o.latencyMaxMs > o.latencyMinMs)
+    }
+
+    /// A failing outcome names its seed and the command that replays it.
+    func testFailureSummaryCarriesReplayCommand() {
+        var outcome = Swarm.run(seed: 5, options: shortOptions(seed: 5, nodes: 8))
+        outcome.violations = ["t=1.000s host 3: planted"]
+        XCTAssertFalse(outcome.passed)
+        XCTAssertTrue(outcome.summary.contains("FAILED"))
+        XCTAssertTrue(outcome.summary.contains("swift run -c release pexsim swarm --seed 5 --crypto fake --nodes 8"))
+    }
+}
+
+/// Every bug the simulator found, kept as the seed that exposed it.
+final class RegressionSeedTests: XCTestCase {
+    /// Seed 2, 32 nodes, no faults: peers relay a node's own current record back to it, and the
+    /// node re-signed on an equal seq, so records changed forever and the network never
+    /// converged (own-record update storm; fixed in NodeExchange.handleRecords: strictly newer only).
+    func testOwnRecordStormSeed2() {
+        let outcome = Swarm.run(seed: 2, options: shortOptions(seed: 2, nodes: 32))
+        XCTAssertEqual(outcome.violations, [])
+        XCTAssertNotNil(outcome.convergenceSeconds, outcome.summary)
+    }
+
+    /// Seed 1, 64 nodes: a bootstrap-retry deadline already in the past pinned `nextDeadline()`
+    /// to `now`, and the simulator spun on one instant (busy loop; fixed in Node.nextDeadline).
+    func testBusyDeadlineSeed1() {
+        let outcome = Swarm.run(seed: 1, options: shortOptions(seed: 1, nodes: 64), everyStep: false)
+        XCTAssertTrue(outcome.passed, outcome.summary)
+        XCTAssertLessThan(outcome.steps, 2_000_000)
+    }
+}
