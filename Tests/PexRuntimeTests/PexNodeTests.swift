@@ -26,9 +26,8 @@ struct CollectingHandler: LogHandler {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
-    func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?,
-             source: String, file: String, function: String, line: UInt) {
-        collector.append(level, message.description, self.metadata.merging(metadata ?? [:]) { $1 })
+    func log(event: LogEvent) {
+        collector.append(event.level, event.message.description, metadata.merging(event.metadata ?? [:]) { $1 })
     }
 }
 

@@ -46,15 +46,12 @@ public struct JSONLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    public func log(
-        level: Logger.Level, message: Logger.Message, metadata explicit: Logger.Metadata?, source: String,
-        file: String, function: String, line: UInt
-    ) {
+    public func log(event: LogEvent) {
         // Precedence as in swift-log's own handlers: handler < provider < the call's own metadata.
         var merged = metadata
         if let provided = metadataProvider?.get() { merged.merge(provided) { $1 } }
-        if let explicit { merged.merge(explicit) { $1 } }
-        sink(Self.line(timestamp: Self.now(), level: level, label: label, message: message.description,
+        if let explicit = event.metadata { merged.merge(explicit) { $1 } }
+        sink(Self.line(timestamp: Self.now(), level: event.level, label: label, message: event.message.description,
                        metadata: merged))
     }
 
