@@ -7,7 +7,7 @@ import PexWire
 
 /// A unix-socket connection (`uv_pipe_t`): the admin channel's server side. Reads through one
 /// buffer, writes through libuv's queue (every write owns its bytes until its callback).
-final class PipeStream: LoopHandle {
+final class PipeStream: LoopHandle, WritableStream {
     /// Bytes as they arrive, in any chunking.
     var onRead: (([UInt8]) -> Void)?
     /// The stream is gone (from libuv's close callback).
@@ -62,7 +62,7 @@ final class PipeStream: LoopHandle {
     @discardableResult
     func write(_ bytes: [UInt8]) -> Bool {
         guard !isClosing, !bytes.isEmpty else { return false }
-        let request = PipeWrite(pipe: self, bytes: bytes)
+        let request = StreamWrite(owner: self, bytes: bytes)
         guard request.submit() == 0 else {
             close()
             return false
@@ -74,7 +74,7 @@ final class PipeStream: LoopHandle {
     /// Bytes libuv has not handed to the kernel yet.
     var writeQueueSize: Int { uv_stream_get_write_queue_size(stream) }
 
-    fileprivate func writeFinished(status: Int32) {
+    func writeFinished(status: Int32, count: Int) {
         writesInFlight -= 1
         if status < 0 { return close() }
         if closeRequested, writesInFlight == 0 { close() }
@@ -94,44 +94,6 @@ final class PipeStream: LoopHandle {
         onRead = nil
         onClose = nil
         callback?()
-    }
-}
-
-/// One `uv_write_t` and its bytes, alive until libuv's callback (which always runs, with
-/// `UV_ECANCELED` when the pipe closed first).
-private final class PipeWrite {
-    let pipe: PipeStream
-    let request: UnsafeMutableRawPointer
-    let bytes: UnsafeMutableRawPointer
-    let count: Int
-
-    init(pipe: PipeStream, bytes source: [UInt8]) {
-        self.pipe = pipe
-        count = source.count
-        let copy = UnsafeMutableRawPointer.allocate(byteCount: source.count, alignment: 1)
-        source.withUnsafeBytes { buffer in
-            if let base = buffer.baseAddress { copy.copyMemory(from: base, byteCount: buffer.count) }
-        }
-        bytes = copy
-        request = .allocate(byteCount: uv_req_size(UV_WRITE), alignment: 16)
-    }
-
-    deinit {
-        request.deallocate()
-        bytes.deallocate()
-    }
-
-    func submit() -> Int32 {
-        let write: UnsafeMutablePointer<uv_write_t> = UnsafeMutablePointer(OpaquePointer(request))
-        uv_req_set_data(UnsafeMutablePointer(OpaquePointer(request)), Unmanaged.passRetained(self).toOpaque())
-        var buffer = uv_buf_init(bytes.assumingMemoryBound(to: CChar.self), UInt32(count))
-        let rc = uv_write(write, pipe.stream, &buffer, 1) { request, status in
-            guard let request, let data = uv_req_get_data(UnsafePointer(OpaquePointer(request))) else { return }
-            let write = Unmanaged<PipeWrite>.fromOpaque(data).takeRetainedValue()
-            write.pipe.writeFinished(status: status)
-        }
-        if rc != 0 { Unmanaged.passUnretained(self).release() }
-        return rc
     }
 }
 

@@ -29,7 +29,7 @@ public struct TransportLimits: Sendable, Equatable {
 
 /// A TCP connection (`uv_tcp_t`): reads through one reusable buffer, writes through libuv's
 /// queue, where every write owns its bytes until its callback.
-final class TCPStream: LoopHandle {
+final class TCPStream: LoopHandle, WritableStream {
     enum Phase { case idle, connecting, open }
 
     /// Called once: `nil` when connected, or why the connect failed (not called when the stream
@@ -199,7 +199,7 @@ final class TCPStream: LoopHandle {
     @discardableResult
     func write(_ bytes: [UInt8]) -> Bool {
         guard !isClosing, phase == .open, !bytes.isEmpty else { return false }
-        let request = WriteRequest(stream: self, bytes: bytes)
+        let request = StreamWrite(owner: self, bytes: bytes)
         let rc = request.submit()
         guard rc == 0 else {
             close(reason: "write failed: \(UV.name(rc))")
@@ -220,7 +220,7 @@ final class TCPStream: LoopHandle {
         }
     }
 
-    fileprivate func writeFinished(status: Int32, count: Int) {
+    func writeFinished(status: Int32, count: Int) {
         writesInFlight -= 1
         if status == UV.canceled {
             writesCancelled += 1
@@ -297,46 +297,6 @@ final class TCPStream: LoopHandle {
     private func stopTimer() {
         timer?.close()
         timer = nil
-    }
-}
-
-/// One `uv_write_t` and the bytes it writes: both stay allocated until libuv's callback, which
-/// it always runs, with `UV_ECANCELED` when the stream closed before the bytes went out.
-private final class WriteRequest {
-    let stream: TCPStream
-    let request: UnsafeMutableRawPointer
-    let bytes: UnsafeMutableRawPointer
-    let count: Int
-
-    init(stream: TCPStream, bytes source: [UInt8]) {
-        self.stream = stream
-        count = source.count
-        let copy = UnsafeMutableRawPointer.allocate(byteCount: source.count, alignment: 1)
-        source.withUnsafeBytes { buffer in
-            if let base = buffer.baseAddress { copy.copyMemory(from: base, byteCount: buffer.count) }
-        }
-        bytes = copy
-        request = .allocate(byteCount: uv_req_size(UV_WRITE), alignment: 16)
-    }
-
-    deinit {
-        request.deallocate()
-        bytes.deallocate()
-    }
-
-    /// Hands the write to libuv; on success this object lives until the callback.
-    func submit() -> Int32 {
-        let write: UnsafeMutablePointer<uv_write_t> = UnsafeMutablePointer(OpaquePointer(request))
-        uv_req_set_data(UnsafeMutablePointer(OpaquePointer(request)), Unmanaged.passRetained(self).toOpaque())
-        // libuv copies the uv_buf_t descriptors into the request; only the bytes must outlive it.
-        var buffer = uv_buf_init(bytes.assumingMemoryBound(to: CChar.self), UInt32(count))
-        let rc = uv_write(write, stream.stream, &buffer, 1) { request, status in
-            guard let request, let data = uv_req_get_data(UnsafePointer(OpaquePointer(request))) else { return }
-            let write = Unmanaged<WriteRequest>.fromOpaque(data).takeRetainedValue()
-            write.stream.writeFinished(status: status, count: write.count)
-        }
-        if rc != 0 { Unmanaged.passUnretained(self).release() }
-        return rc
     }
 }
 
