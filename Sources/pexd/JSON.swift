@@ -1,3 +1,5 @@
+import PexRuntime
+
 /// Minimal JSON output for `--json` flags: objects with keys in a fixed order, so that output
 /// is stable for scripts and tests.
 enum JSONValue {
@@ -21,20 +23,8 @@ enum JSONValue {
     }
 
     static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let h = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - h.count) + h
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        var out = ""
+        JSONLogHandler.appendString(s, to: &out)
+        return out
     }
 }

@@ -122,8 +122,12 @@ public struct JSONLogHandler: LogHandler {
         }
     }
 
-    /// A JSON string literal (RFC 8259): quotes, backslashes and control characters escaped.
-    static func appendString(_ text: String, to out: inout String) {
+    /// Appends a JSON string literal (RFC 8259): quotes, backslashes and control characters escaped.
+    ///
+    /// - Parameters:
+    ///   - text: The string.
+    ///   - out: Where the literal goes.
+    public static func appendString(_ text: String, to out: inout String) {
         out += "\""
         for scalar in text.unicodeScalars {
             switch scalar {
