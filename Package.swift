@@ -9,7 +9,10 @@ let package = Package(
     products: [
         .library(name: "PexWire", targets: ["PexWire"]),
         .library(name: "PexCore", targets: ["PexCore"]),
+        .library(name: "PexRuntime", targets: ["PexRuntime"]),
+        .library(name: "PexSim", targets: ["PexSim"]),
         .executable(name: "pexd", targets: ["pexd"]),
+        .executable(name: "pexsim", targets: ["pexsim"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
