@@ -89,6 +89,29 @@ def test_many_records_and_paging_over_tcp() -> None:
     run(scenario())
 
 
+def test_the_cursor_of_an_answer_asks_for_what_follows() -> None:
+    async def scenario() -> None:
+        server = PexNode(key(1), NETWORK, ["/ip4/127.0.0.1/tcp/1"])
+        for seed in (3, 4, 5):
+            server.table.add_signed(signed(seed))
+        host, port = await server.listen()
+        client = PexNode(key(2), NETWORK, ["/ip4/127.0.0.1/tcp/2"])
+        connection = await client.connect(host, port)
+        first = await connection.request_peers(max_peers=2)
+        assert first.full and len(first.records) == 5 and first.next is not None
+        # The cursor of the last page: its position is the end of the listing.
+        assert first.next[1] == 5
+        after = await connection.request_peers(since=first.next)
+        assert after.records == [] and not after.full and after.next == first.next
+        # A cursor of another epoch is not the responder's: the full list again.
+        other = await connection.request_peers(since=(first.next[0] ^ 1, 1))
+        assert other.full and len(other.records) == 5
+        await client.close()
+        await server.close()
+
+    run(scenario())
+
+
 def test_rejected_records_are_reported_by_position() -> None:
     async def scenario() -> None:
         server = PexNode(key(1), NETWORK, ["/ip4/127.0.0.1/tcp/1"])
