@@ -157,6 +157,24 @@ class Node:
                    if (line.startswith(name + " ") or line.startswith(name + "{"))
                    and all(w in line.rsplit(" ", 1)[0] for w in wanted))
 
+    def offences(self, offence: str | None = None, subject: str | None = None) -> list[str]:
+        """The offences this node charged, as logged: one `misbehaviour` line per offence, with
+        `offence=` and `subject=` (`key <base64>` or `address <ip>`). The offence is logged as
+        its Swift case name (badSignature for bad-signature), so both spellings match."""
+        def fold(text: str) -> str:
+            return text.replace("-", "").lower()
+        found = []
+        for line in self.log.read_text().splitlines():
+            if "misbehaviour" not in line or "offence=" not in line:
+                continue
+            logged = line.split("offence=", 1)[1].split(" ", 1)[0]
+            if offence is not None and fold(logged) != fold(offence):
+                continue
+            if subject is not None and subject not in line.split("subject=", 1)[1]:
+                continue
+            found.append(line)
+        return found
+
     def record_of(self, key: str) -> dict | None:
         """This node's `peers --json` entry for ``key``, if it knows it."""
         return next((p for p in self.peers() if p["public_key"] == key), None)
@@ -184,6 +202,13 @@ class Cluster:
         node = Node(self.directory, name or f"n{len(self.nodes)}")
         self.nodes.append(node)
         return node
+
+    def assert_no_offences(self, *nodes: Node) -> None:
+        """Honest nodes charge each other nothing; in particular no request is rate-limited at
+        these short sync intervals (the request budget follows the interval, §20.1)."""
+        for node in nodes or self.nodes:
+            lines = node.offences()
+            assert not lines, f"{node.name} charged offences:\n" + "\n".join(lines[:5])
 
     def stop_all(self) -> None:
         for node in self.nodes:
