@@ -34,6 +34,16 @@ class ConnectionClosedError(Exception):
         super().__init__(f"connection closed {who}{code}: {event.message}{detail}")
 
 
+class RequestRefusedError(Exception):
+    """The peer answered a PeerRequest with a non-closing ``Error`` (``RATE_LIMITED``: asked
+    more often than its request budget allows, docs/PROTOCOL.md §20.1); the connection stays open."""
+
+    def __init__(self, code: int, message: str) -> None:
+        self.code = code
+        name = frame_pb2.ErrorCode.Name(code) if code in frame_pb2.ErrorCode.values() else str(code)
+        super().__init__(f"request refused, code {name}: {message}")
+
+
 @dataclass(frozen=True)
 class PeerList:
     """The answer to one PeerRequest, gathered over all its PeerResponse frames."""
@@ -195,6 +205,9 @@ class PexConnection:
                     future.set_result(None)
             elif isinstance(event, sessions.SessionClosed):
                 self._fail_all(ConnectionClosedError(event))
+            elif (isinstance(event, sessions.RemoteError) and not event.closing
+                  and event.code == frame_pb2.ERROR_CODE_RATE_LIMITED):
+                self._refuse_oldest_request(event)
             if self._on_event is not None:
                 self._on_event(self, event)
 
@@ -219,6 +232,15 @@ class PexConnection:
             return
         if not future.done():
             future.set_result(PeerList(records, rejected, full, event.next))
+
+    def _refuse_oldest_request(self, event: sessions.RemoteError) -> None:
+        """A refused request gets this Error instead of its PeerResponse (§17.2): requests are
+        answered in order, so it is the oldest one still waiting."""
+        for request_id, entry in self._requests.items():
+            if not entry[0].done():
+                del self._requests[request_id]
+                entry[0].set_exception(RequestRefusedError(event.code, event.message))
+                return
 
     def _fail_all(self, error: ConnectionClosedError) -> None:
         futures = [self._handshake, *(entry[0] for entry in self._requests.values()), *self._pings.values()]
