@@ -83,7 +83,25 @@ public struct NodeConfig: Sendable, Equatable {
     // MARK: Tables, limits and bans
 
     public var addressBook = AddressBookConfig()
-    public var rateLimits = RateLimitConfig()
+    /// Rates and bursts of every connection's buckets (§20.1 of docs/PROTOCOL.md).
+    ///
+    /// The `request` rate read here is never below `RateLimitConfig.requestRate(syncInterval:syncJitter:)`
+    /// of this configuration: peers of a federation share its sync schedule, so a node that syncs
+    /// every `syncInterval` must accept their requests at that pace, or honest peers syncing faster
+    /// than the default get rate-limited, disconnected and banned. The value set is kept
+    /// (`configuredRateLimits`): a higher configured rate wins, and a longer `syncInterval` brings
+    /// the effective rate back down to it.
+    public var rateLimits: RateLimitConfig {
+        get {
+            var limits = configuredRateLimits
+            let needed = RateLimitConfig.requestRate(syncInterval: syncInterval, syncJitter: syncJitter)
+            if needed > limits.request.ratePerSecond { limits.request.ratePerSecond = needed }
+            return limits
+        }
+        set { configuredRateLimits = newValue }
+    }
+    /// The rate limits as configured, before the request rate is fitted to the sync schedule.
+    public private(set) var configuredRateLimits = RateLimitConfig()
     public var misbehaviour = MisbehaviourConfig()
     public var signatureCacheCapacity = 8192
     public var maxBans = 10_000

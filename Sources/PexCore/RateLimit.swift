@@ -197,6 +197,27 @@ public struct RateLimitConfig: Sendable, Equatable {
     /// The defaults.
     public static let `default` = RateLimitConfig()
 
+    /// Requests per second a node must accept from one peer that syncs on the given schedule.
+    ///
+    /// A peer asks at most once per `syncInterval − syncJitter` on one connection (the periodic
+    /// sync never fires sooner; continuation pages cost no token, and the request sent when a
+    /// connection becomes ready is covered by the burst). The rate returned is twice that, so
+    /// that late timers, network delay bunching two requests, and peers configured with a sync
+    /// interval down to half of ours still pass. A node applies it as a floor under the
+    /// configured `request` rate (`NodeConfig.rateLimits`), so the defaults (30 s ± 5 s: 0.08
+    /// per second) keep the documented one request per 10 s.
+    ///
+    /// - Parameters:
+    ///   - syncInterval: The period of the periodic sync.
+    ///   - syncJitter: Its uniform jitter either way; a jitter not shorter than the interval
+    ///     counts as leaving one millisecond between two syncs.
+    /// - Returns: Requests per second; `2 / max(syncInterval − syncJitter, 1 ms)`.
+    public static func requestRate(syncInterval: TimeSpan, syncJitter: TimeSpan) -> Double {
+        let floor: UInt64 = 1_000_000
+        let gap = syncInterval.nanoseconds > syncJitter.nanoseconds ? syncInterval.nanoseconds - syncJitter.nanoseconds : 0
+        return 2 / TimeSpan(nanoseconds: max(gap, floor)).seconds
+    }
+
     /// The parameters of one class.
     public subscript(_ rateClass: RateClass) -> Bucket {
         get {

@@ -78,6 +78,16 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(other.loggingFormat, .json)
     }
 
+    func testTheRequestBudgetFollowsTheExchangeInterval() throws {
+        // A one-second exchange: peers on that schedule ask up to every 800 ms, so the node
+        // accepts 2 / 0.8 s = 2.5 requests per second instead of the default one per 10 s.
+        let fast = try ConfigFile(yaml: "peers:\n  exchange_interval: 1s\npex:\n  timing:\n    sync_jitter: 200ms\n")
+        XCTAssertEqual(fast.nodeConfig().rateLimits.request.ratePerSecond, 2.5, accuracy: 1e-12)
+        XCTAssertEqual(fast.nodeConfig().rateLimits.request.burst, 3)
+        // The default interval keeps the documented default.
+        XCTAssertEqual(try ConfigFile(yaml: "peers:\n  exchange_interval: 30s\n").nodeConfig().rateLimits, .default)
+    }
+
     func testPexSectionMapsOntoNodeConfig() throws {
         let members = (0..<3).map { _ in KeyPair.generate().publicKey }
         let config = try ConfigFile(yaml: """

@@ -65,6 +65,12 @@ class Node:
         self.address = f"/ip4/127.0.0.1/tcp/{self.port}"
         self.process: subprocess.Popen | None = None
         self.log = self.data / "pexd.log"
+        # conf.yaml settings; a test may change them before start().
+        self.exchange_interval = "1s"
+        self.sync_jitter = "200ms"
+        self.connection_timeout = "3s"
+        self.network = NETWORK
+        self.limits: dict[str, int] = {}  # extra pex.limits entries
 
     @property
     def socket(self) -> str:
@@ -75,29 +81,32 @@ class Node:
             "network:",
             f'  addresses: ["{self.address}"]',
             "peers:",
-            # Not shorter: a peer may send one PeerRequest per 10 s (burst 3, PexCore's
-            # RateLimits.request); a faster exchange gets the requester rate-limited and banned.
-            "  exchange_interval: 10s",
-            "  connection_timeout: 3s",
+            # Short rounds with delta sync on: the request budget follows the sync interval
+            # (docs/PROTOCOL.md §20.1), so peers syncing this fast are not rate-limited.
+            f"  exchange_interval: {self.exchange_interval}",
+            f"  connection_timeout: {self.connection_timeout}",
             "logging:",
             "  level: info",
             "pex:",
-            f"  network_id: {NETWORK}",
+            f"  network_id: {self.network}",
             f"  data_dir: {self.data}",
             "  lab_mode: true",
-            # Delta sync off: with it on, nodes missed records that arrived after their
-            # cursor and 5 nodes did not converge (reported; PexCore is not changed here).
-            "  delta_sync: false",
             f"  bootstrap: [{', '.join(json.dumps(b) for b in bootstrap)}]",
             # Every node here shares 127.0.0.1.
             "  limits:",
-            "    max_connections_per_ip: 64",
+            *(f"    {name}: {value}" for name, value in {"max_connections_per_ip": 64, **self.limits}.items()),
             "  timing:",
-            "    sync_jitter: 1s",
+            f"    sync_jitter: {self.sync_jitter}",
             "    backoff_base: 100ms",
             "    backoff_cap: 1s",
         ]
         (self.data / "conf.yaml").write_text("\n".join(lines) + "\n")
+
+    def move(self) -> str:
+        """Picks a new free port (for a restart on another address); returns the new address."""
+        self.port = free_port()
+        self.address = f"/ip4/127.0.0.1/tcp/{self.port}"
+        return self.address
 
     def start(self, bootstrap: list[str] | None = None, wait: bool = True) -> "Node":
         if bootstrap is not None or not (self.data / "conf.yaml").exists():
@@ -140,10 +149,35 @@ class Node:
     def key(self) -> str:
         return self.status()["public_key"]
 
-    def metric(self, name: str) -> int:
+    def metric(self, name: str, **labels: str) -> int:
+        """Sum of a Prometheus family's samples, only those carrying every given label value."""
         text = self.admin("metrics").stdout
+        wanted = [f'{k}="{v}"' for k, v in labels.items()]
         return sum(int(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith(name + " ") or line.startswith(name + "{"))
+                   if (line.startswith(name + " ") or line.startswith(name + "{"))
+                   and all(w in line.rsplit(" ", 1)[0] for w in wanted))
+
+    def offences(self, offence: str | None = None, subject: str | None = None) -> list[str]:
+        """The offences this node charged, as logged: one `misbehaviour` line per offence, with
+        `offence=` and `subject=` (`key <base64>` or `address <ip>`). The offence is logged as
+        its Swift case name (badSignature for bad-signature), so both spellings match."""
+        def fold(text: str) -> str:
+            return text.replace("-", "").lower()
+        found = []
+        for line in self.log.read_text().splitlines():
+            if "misbehaviour" not in line or "offence=" not in line:
+                continue
+            logged = line.split("offence=", 1)[1].split(" ", 1)[0]
+            if offence is not None and fold(logged) != fold(offence):
+                continue
+            if subject is not None and subject not in line.split("subject=", 1)[1]:
+                continue
+            found.append(line)
+        return found
+
+    def record_of(self, key: str) -> dict | None:
+        """This node's `peers --json` entry for ``key``, if it knows it."""
+        return next((p for p in self.peers() if p["public_key"] == key), None)
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> int | None:
         if self.process is None:
@@ -168,6 +202,13 @@ class Cluster:
         node = Node(self.directory, name or f"n{len(self.nodes)}")
         self.nodes.append(node)
         return node
+
+    def assert_no_offences(self, *nodes: Node) -> None:
+        """Honest nodes charge each other nothing; in particular no request is rate-limited at
+        these short sync intervals (the request budget follows the interval, §20.1)."""
+        for node in nodes or self.nodes:
+            lines = node.offences()
+            assert not lines, f"{node.name} charged offences:\n" + "\n".join(lines[:5])
 
     def stop_all(self) -> None:
         for node in self.nodes:

@@ -38,7 +38,8 @@ public enum AdminSocketSetting: Hashable, Sendable {
 /// network:
 ///   addresses: ["/ip4/0.0.0.0/tcp/4001"]                      # listen addresses
 /// peers:
-///   exchange_interval: 30s                                     # → NodeConfig.syncInterval
+///   exchange_interval: 30s                                     # → NodeConfig.syncInterval (and the
+///                                                              #   request budget, see NodeConfig.rateLimits)
 ///   connection_timeout: 10s                                    # → NodeConfig.handshakeTimeout
 /// logging:
 ///   level: info                                                # trace|debug|info|notice|warn|error|critical

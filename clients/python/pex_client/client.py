@@ -34,6 +34,16 @@ class ConnectionClosedError(Exception):
         super().__init__(f"connection closed {who}{code}: {event.message}{detail}")
 
 
+class RequestRefusedError(Exception):
+    """The peer answered a PeerRequest with a non-closing ``Error`` (``RATE_LIMITED``: asked
+    more often than its request budget allows, docs/PROTOCOL.md §20.1); the connection stays open."""
+
+    def __init__(self, code: int, message: str) -> None:
+        self.code = code
+        name = frame_pb2.ErrorCode.Name(code) if code in frame_pb2.ErrorCode.values() else str(code)
+        super().__init__(f"request refused, code {name}: {message}")
+
+
 @dataclass(frozen=True)
 class PeerList:
     """The answer to one PeerRequest, gathered over all its PeerResponse frames."""
@@ -41,6 +51,9 @@ class PeerList:
     records: list[VerifiedRecord]
     rejected: list[tuple[int, WireError]]
     full: bool
+    #: The responder's cursor after this answer: pass it as ``since`` to the next
+    #: :meth:`PexConnection.request_peers` to get only what changed (delta sync, §17.3).
+    next: tuple[int, int] | None = None
 
 
 class PexConnection:
@@ -57,7 +70,8 @@ class PexConnection:
         self._on_event = on_event
         loop = asyncio.get_running_loop()
         self._handshake: asyncio.Future[handshake.PeerHello] = loop.create_future()
-        self._requests: dict[int, tuple[asyncio.Future[PeerList], list, list]] = {}
+        # Request id → (answer, records so far, rejections so far, whether the first page was full).
+        self._requests: dict[int, tuple[asyncio.Future[PeerList], list, list, bool | None]] = {}
         self._pings: dict[int, asyncio.Future[None]] = {}
         # Request id → the id of the request that continues its paged answer.
         self._continuations: dict[int, int] = {}
@@ -89,11 +103,19 @@ class PexConnection:
             await self._finish()
             raise TimeoutError("handshake timed out") from None
 
-    async def request_peers(self, max_peers: int = 0, timeout: float = DEFAULT_TIMEOUT) -> PeerList:
-        """Ask the peer for its records, following `more` with continuation requests, and return them all."""
+    async def request_peers(self, max_peers: int = 0, timeout: float = DEFAULT_TIMEOUT, *,
+                            since: tuple[int, int] | None = None) -> PeerList:
+        """Ask the peer for its records, following `more` with continuation requests, and return them all.
+
+        Without ``since`` the peer sends its full list. With the ``next`` cursor of an earlier
+        answer from the same peer, it sends only the records that changed after it (a full list
+        again if the cursor is no longer its own, e.g. after it restarted). A full list may come
+        from a snapshot several minutes old (§17.2), so a peer that keeps asking should keep its
+        cursor.
+        """
         future: asyncio.Future[PeerList] = asyncio.get_running_loop().create_future()
-        request_id = self.session.request_peers(max_peers)
-        self._requests[request_id] = (future, [], [])
+        request_id = self.session.request_peers(max_peers, since=since)
+        self._requests[request_id] = (future, [], [], None)
         await self._flush()
         try:
             return await asyncio.wait_for(future, timeout)
@@ -183,6 +205,9 @@ class PexConnection:
                     future.set_result(None)
             elif isinstance(event, sessions.SessionClosed):
                 self._fail_all(ConnectionClosedError(event))
+            elif (isinstance(event, sessions.RemoteError) and not event.closing
+                  and event.code == frame_pb2.ERROR_CODE_RATE_LIMITED):
+                self._refuse_oldest_request(event)
             if self._on_event is not None:
                 self._on_event(self, event)
 
@@ -190,7 +215,9 @@ class PexConnection:
         entry = self._requests.get(event.request_id)
         if entry is None:
             return
-        future, records, rejected = entry
+        future, records, rejected, full = entry
+        # A paged listing is full when its first page is; later pages continue it.
+        full = event.full if full is None else full
         # Rejections are reported by position in the whole answer, across all its responses.
         offset = len(records) + len(rejected)
         rejected.extend((offset + index, error) for index, error in event.rejected)
@@ -199,15 +226,24 @@ class PexConnection:
         if event.more and event.next is not None and (event.records or event.rejected):
             # Paged answer: continue from the responder's cursor under a new request id.
             follow_up = self.session.request_peers(0, since=event.next)
-            self._requests[follow_up] = (future, records, rejected)
+            self._requests[follow_up] = (future, records, rejected, full)
             self._continuations[event.request_id] = follow_up
             asyncio.get_running_loop().create_task(self._flush())
             return
         if not future.done():
-            future.set_result(PeerList(records, rejected, event.full))
+            future.set_result(PeerList(records, rejected, full, event.next))
+
+    def _refuse_oldest_request(self, event: sessions.RemoteError) -> None:
+        """A refused request gets this Error instead of its PeerResponse (§17.2): requests are
+        answered in order, so it is the oldest one still waiting."""
+        for request_id, entry in self._requests.items():
+            if not entry[0].done():
+                del self._requests[request_id]
+                entry[0].set_exception(RequestRefusedError(event.code, event.message))
+                return
 
     def _fail_all(self, error: ConnectionClosedError) -> None:
-        futures = [self._handshake, *(f for f, _, _ in self._requests.values()), *self._pings.values()]
+        futures = [self._handshake, *(entry[0] for entry in self._requests.values()), *self._pings.values()]
         self._requests.clear()
         self._pings.clear()
         for future in futures:

@@ -19,7 +19,8 @@ from conftest import signed as signed_at
 from pex.v1 import frame_pb2
 from pex_client import __main__ as cli
 from pex_client import records
-from pex_client.client import ConnectionClosedError, PexNode, address_from_socket
+from pex_client import framing
+from pex_client.client import ConnectionClosedError, PexNode, RequestRefusedError, address_from_socket
 from pex_client.records import VerifiedRecord
 from pex_client.session import Session
 from pex_client.session import RecordsReceived, SessionClosed
@@ -85,6 +86,29 @@ def test_many_records_and_paging_over_tcp() -> None:
         await server.close()
         await connection.wait_closed()
         assert connection.session.close_event is not None and connection.session.close_event.code == 12
+
+    run(scenario())
+
+
+def test_the_cursor_of_an_answer_asks_for_what_follows() -> None:
+    async def scenario() -> None:
+        server = PexNode(key(1), NETWORK, ["/ip4/127.0.0.1/tcp/1"])
+        for seed in (3, 4, 5):
+            server.table.add_signed(signed(seed))
+        host, port = await server.listen()
+        client = PexNode(key(2), NETWORK, ["/ip4/127.0.0.1/tcp/2"])
+        connection = await client.connect(host, port)
+        first = await connection.request_peers(max_peers=2)
+        assert first.full and len(first.records) == 5 and first.next is not None
+        # The cursor of the last page: its position is the end of the listing.
+        assert first.next[1] == 5
+        after = await connection.request_peers(since=first.next)
+        assert after.records == [] and not after.full and after.next == first.next
+        # A cursor of another epoch is not the responder's: the full list again.
+        other = await connection.request_peers(since=(first.next[0] ^ 1, 1))
+        assert other.full and len(other.records) == 5
+        await client.close()
+        await server.close()
 
     run(scenario())
 
@@ -354,6 +378,52 @@ def test_cli_argument_checks(capsys: pytest.CaptureFixture[str]) -> None:
             cli.main(argv)
     assert cli.main(["join", "127.0.0.1:1", "--network", "n", "--key", "bad"]) == 2
     assert "invalid-base64" in capsys.readouterr().err
+
+
+def test_a_request_refused_as_rate_limited_fails_at_once() -> None:
+    async def scenario() -> None:
+        async def strict(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            """Answers the first PeerRequest, refuses the second as a rate-limited node does."""
+            session = Session(key(1), signed(1), NETWORK, initiator=False)
+            session.start()
+            writer.write(session.data_to_send())
+            frames = framing.FrameReader()
+            requests = 0
+            while not session.closed:
+                data = await reader.read(65536)
+                if not data:
+                    break
+                # Frame by frame, so that the second PeerRequest can be intercepted.
+                for raw in frames.feed_raw(data):
+                    if framing.frame_kind(framing.decode_frame(raw)) == "peer_request":
+                        requests += 1
+                        if requests == 2:
+                            refusal = frame_pb2.Frame()
+                            refusal.error.code = frame_pb2.ERROR_CODE_RATE_LIMITED
+                            refusal.error.message = "too many peer requests"
+                            writer.write(framing.encode_frame(refusal))
+                            continue
+                    session.receive_data(framing.delimit(raw))
+                writer.write(session.data_to_send())
+            writer.close()
+
+        server = await asyncio.start_server(strict, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        client = PexNode(key(2), NETWORK, ["/ip4/127.0.0.1/tcp/2"])
+        connection = await client.connect("127.0.0.1", port)
+        assert (await connection.request_peers()).full
+        started = time.monotonic()
+        with pytest.raises(RequestRefusedError) as refused:
+            await connection.request_peers(timeout=5)
+        assert time.monotonic() - started < 2, "the refusal ends the wait, not the timeout"
+        assert refused.value.code == frame_pb2.ERROR_CODE_RATE_LIMITED and "RATE_LIMITED" in str(refused.value)
+        assert not connection.closed, "a non-closing Error keeps the connection"
+        assert (await connection.request_peers()).records, "and later requests are answered"
+        await client.close()
+        server.close()
+        await server.wait_closed()
+
+    run(scenario())
 
 
 def test_request_and_ping_timeouts_clean_up() -> None:
