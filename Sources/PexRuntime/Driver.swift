@@ -395,7 +395,7 @@ final class Driver {
         case let .banned(subject, until, reason):
             logger.warning("banned", metadata: ["subject": "\(subject)", "until": "\(until)", "reason": "\(reason)"])
         case let .misbehaviour(subject, offence, score):
-            logger.notice("misbehaviour", metadata: ["subject": "\(subject)", "offence": "\(offence)", "score": "\(score)"])
+            logger.notice("misbehaviour", metadata: ["subject": "\(subject)", "offence": "\(offence.rawValue)", "score": "\(score)"])
         case let .equivocation(key, seq):
             logger.warning("equivocation", metadata: ["peer": "\(key)", "seq": "\(seq)"])
         case let .allBootstrapUnreachable(retryIn):
