@@ -62,7 +62,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pexbench",
-            dependencies: ["PexWire"]
+            dependencies: ["PexWire", "PexRuntime"]
         ),
         .testTarget(
             name: "PexCoreTests",
