@@ -81,6 +81,9 @@ if selected decode; then
   c_deep_ns=$("$work/unpack_bench" "$work/response.bin" 200 "$ROUNDS" deep 2>/dev/null | ns)
   c_frame_ns=$("$work/unpack_bench" "$work/response.bin" 200 "$ROUNDS" 2>/dev/null | ns)
   py_ns=$(clients/python/.venv/bin/python benchmarks/python_parse.py "$work/response.bin" 20 "$ROUNDS" 2>/dev/null | ns)
+  for v in swift_ns c_deep_ns c_frame_ns py_ns; do
+    [ -n "${!v}" ] || { echo "decode benchmark: no result for $v (make bench creates the Python venv)" >&2; exit 1; }
+  done
   python3 - "$swift_ns" "$c_deep_ns" "$c_frame_ns" "$py_ns" "$ROUNDS" <<'PY'
 import json, sys, time, platform
 swift, c_deep, c_frame, py, rounds = (float(x) for x in sys.argv[1:6])
@@ -138,15 +141,19 @@ YAML
   }
   start_echo frame; frame_pid=$ECHO_PID; frame_port=$ECHO_PORT
   start_echo batch; batch_pid=$ECHO_PID; batch_port=$ECHO_PORT
-  rate() { sed -n 's/^msgs_per_sec //p'; }
+  rate() { # HOST:PORT pexd|echo K WINDOW: one run's msgs/s; the generator's message on failure
+    local out
+    out=$("$bench" load "$1" "$2" pex-bench "$3" "$4" 1 "$LOAD_SECONDS") || {
+      echo "load run failed ($2, K=$3): $out" >&2; tail -5 "$dir/pexd.log" >&2; exit 1; }
+    sed -n 's/^msgs_per_sec //p' <<<"$out"
+  }
   : > "$dir/runs.txt"
   for k in $LOAD_CONNECTIONS; do
     window=$(( k == 1 ? 256 : (k >= 64 ? 32 : 64) ))
     for r in $(seq "$LOAD_ROUNDS"); do
-      p=$("$bench" load "127.0.0.1:$port" pexd pex-bench "$k" "$window" 1 "$LOAD_SECONDS" | rate)
-      f=$("$bench" load "127.0.0.1:$frame_port" echo - "$k" "$window" 1 "$LOAD_SECONDS" | rate)
-      b=$("$bench" load "127.0.0.1:$batch_port" echo - "$k" "$window" 1 "$LOAD_SECONDS" | rate)
-      [ -n "$p" ] && [ -n "$f" ] && [ -n "$b" ] || { echo "load run failed (K=$k)" >&2; cat "$dir/pexd.log" >&2; exit 1; }
+      p=$(rate "127.0.0.1:$port" pexd "$k" "$window")
+      f=$(rate "127.0.0.1:$frame_port" echo "$k" "$window")
+      b=$(rate "127.0.0.1:$batch_port" echo "$k" "$window")
       echo "$k $window $p $f $b" >> "$dir/runs.txt"
       printf '  K=%-3s window=%-3s round %s: pexd %9.0f  echo/frame %9.0f  echo/batch %9.0f msgs/s\n' \
         "$k" "$window" "$r" "$p" "$f" "$b"

@@ -18,7 +18,7 @@ func wallSeconds() -> Double {
 ///   - since: Wall-clock instant (Unix seconds) the measured interval starts at.
 ///   - timeout: Give up this many seconds after `since`.
 /// - Returns: Seconds from `since` until every node first answered on its socket (`up`), and
-///   until the first poll that saw every node know every other (`converged`).
+///   until the end of the first poll that saw every node know every other (`converged`).
 func awaitConvergence(sockets: [String], since: Double, timeout: Double) throws(BenchError) -> (up: Double, converged: Double) {
     let clients = sockets.map { AdminClient(socketPath: $0, timeout: .seconds(2)) }
     var keys: [PublicKey?] = Array(repeating: nil, count: clients.count)
@@ -41,7 +41,11 @@ func awaitConvergence(sockets: [String], since: Double, timeout: Double) throws(
                 }
                 if !converged { break }
             }
-            if converged { return (up: (upAt ?? now) - since, converged: now - since) }
+            // Stamped after the poll that saw it: an upper bound, late by at most one poll.
+            if converged {
+                let at = wallSeconds()
+                return (up: (upAt ?? at) - since, converged: at - since)
+            }
         }
         usleep(10_000)
     }

@@ -141,6 +141,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     batch = argc == 3 && !strcmp(argv[2], "batch");
+    signal(SIGPIPE, SIG_IGN); /* a client that hangs up mid-write must not kill the server */
     loop = uv_default_loop();
     struct sockaddr_in address;
     uv_ip4_addr("127.0.0.1", atoi(argv[1]), &address);
