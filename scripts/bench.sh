@@ -25,6 +25,8 @@ MEMORY_CONNECTIONS=${MEMORY_CONNECTIONS:-128}
 CONVERGE_RUNS=${CONVERGE_RUNS:-5}
 BENCH_ONLY=${BENCH_ONLY:-"decode throughput memory convergence"}
 SCRATCH=${BENCH_SCRATCH:+--scratch-path $BENCH_SCRATCH}
+# The system C compiler, or the clang that ships with the Swift toolchain.
+CC=${CC:-$(command -v cc || command -v clang || echo cc)}
 work=benchmarks/.work
 results=benchmarks/results
 mkdir -p "$work" "$results"
@@ -74,7 +76,7 @@ start_pexd() { # conf, log, admin socket
 if selected decode; then
   echo "== decode: 1000-record PeerResponse"
   "$bench" make-input "$work/response.bin" >/dev/null
-  cc -O2 -o "$work/unpack_bench" benchmarks/c/unpack_bench.c Sources/CPexProto/pex/v1/*.c \
+  "$CC" -O2 -o "$work/unpack_bench" benchmarks/c/unpack_bench.c Sources/CPexProto/pex/v1/*.c \
      -ISources/CPexProto/include $(pkg-config --cflags --libs libprotobuf-c)
   ns() { sed -n 's/^ns_per_op //p' | median; }
   swift_ns=$("$bench" decode "$work/response.bin" 20 "$ROUNDS" | ns)
@@ -107,7 +109,7 @@ fi
 # ---------------------------------------------------------------------------------------------
 if selected throughput; then
   echo "== msgs/s: pexd Ping→Pong vs libuv echo, K connections"
-  cc -O2 -o "$work/echo_server" benchmarks/c/echo_server.c $(pkg-config --cflags --libs libuv)
+  "$CC" -O2 -o "$work/echo_server" benchmarks/c/echo_server.c $(pkg-config --cflags --libs libuv)
   dir="$TMP/load"; mkdir -p "$dir"
   port=$(free_port)
   # Rate limits raised far above the load (defaults: 20 frames/s, one Ping per 5 s per
