@@ -403,4 +403,6 @@ line = lambda r: "  ".join(r[i].ljust(w[i]) if i in (0, 2) else r[i].rjust(w[i])
 print(); print(line(head)); print("  ".join("-" * x for x in w))
 for r in rows: print(line(r))
 print("\nresults: benchmarks/results/*-latest.json (history: *-history.jsonl)")
+print("load average now (other work on this machine skews the baselines less than the absolute figures):",
+      open("/proc/loadavg").read().split()[:3])
 PY
