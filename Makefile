@@ -24,7 +24,7 @@ help:
 	@echo "make proto     regenerate C and Python code from proto/"
 	@echo "make fuzz      run every fuzz target for FUZZ_SECONDS (default 60) seconds"
 	@echo "make coverage  line coverage per module"
-	@echo "make bench     decode benchmark against protobuf-c and Python protobuf"
+	@echo "make bench     benchmarks against same-run baselines (decode, msgs/s, memory, convergence)"
 	@echo "make demo      five local nodes, a live table until all know all"
 
 # Installs only what is missing; quiet when everything is there.

@@ -65,7 +65,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "pexbench",
-            dependencies: ["PexWire"]
+            dependencies: ["PexWire", "PexRuntime"]
         ),
         .testTarget(
             name: "PexCoreTests",

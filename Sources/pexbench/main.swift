@@ -3,6 +3,14 @@
 //   pexbench make-input FILE          write a serialised Frame holding a 1000-record PeerResponse
 //   pexbench decode FILE N ROUNDS     decode + validate it N times per round, signatures excluded;
 //                                     prints `ns_per_op <value>` per round
+//   pexbench load HOST:PORT pexd|echo NETWORK CONNECTIONS WINDOW WARMUP SECONDS
+//                                     Ping load (Load.swift); prints `msgs_per_sec <value>`
+//   pexbench roster FILE RECORDS CONNECTIONS
+//                                     roster for the memory benchmark; prints the node's secret key
+//   pexbench flood HOST:PORT NETWORK RECORDS CONNECTIONS HOLD_SECONDS
+//                                     announces RECORDS records over CONNECTIONS connections, holds them
+//   pexbench converge SINCE TIMEOUT SOCKET...
+//                                     seconds from SINCE (Unix time) until all nodes know each other
 import PexWire
 #if canImport(Glibc)
 import Glibc
@@ -93,6 +101,43 @@ case "decode" where args.count == 5:
         print("ns_per_op \((elapsed * 10).rounded() / 10)")
     }
     if sink == 0 { fail("nothing decoded") }
+case "load" where args.count == 9:
+    guard let connections = Int(args[5]), let window = Int(args[6]), let warmup = Double(args[7]),
+          let seconds = Double(args[8]), connections > 0, window > 0, seconds > 0 else {
+        fail("load: CONNECTIONS and WINDOW must be positive integers, WARMUP and SECONDS numbers")
+    }
+    do {
+        let (host, port) = try parsePort(args[2])
+        let network: String? = args[3] == "pexd" ? args[4] : nil
+        let result = try runLoad(host: host, port: port, handshakeWith: network, connections: connections,
+                                 window: window, warmup: warmup, duration: seconds)
+        print("answers \(result.answers) seconds \(result.seconds)")
+        print("msgs_per_sec \(result.perSecond.rounded())")
+    } catch {
+        fail("load: \(error)")
+    }
+case "roster" where args.count == 5:
+    guard let records = Int(args[3]), let connections = Int(args[4]) else { fail("roster: counts expected") }
+    do { try writeRoster(path: args[2], records: records, connections: connections) } catch { fail("roster: \(error)") }
+case "flood" where args.count == 7:
+    guard let records = Int(args[4]), let connections = Int(args[5]), let hold = Double(args[6]), connections > 0 else {
+        fail("flood: RECORDS, CONNECTIONS (> 0) and HOLD_SECONDS expected")
+    }
+    do {
+        let (host, port) = try parsePort(args[2])
+        try flood(host: host, port: port, network: args[3], records: records, connections: connections, hold: hold)
+    } catch {
+        fail("flood: \(error)")
+    }
+case "converge" where args.count >= 5:
+    guard let since = Double(args[2]), let timeout = Double(args[3]) else { fail("converge: SINCE and TIMEOUT expected") }
+    do {
+        let times = try awaitConvergence(sockets: Array(args[4...]), since: since, timeout: timeout)
+        print("up_seconds \(times.up)")
+        print("converged_seconds \(times.converged)")
+    } catch {
+        fail("converge: \(error)")
+    }
 default:
-    fail("usage: pexbench make-input FILE | pexbench decode FILE ITERATIONS ROUNDS")
+    fail("usage: see the comment at the top of Sources/pexbench/main.swift")
 }

@@ -168,6 +168,36 @@ final class ConfigFileTests: XCTestCase {
         XCTAssertEqual(node.backoffCap, .minutes(10))
     }
 
+    func testRateLimitsAndProtectedCapacity() throws {
+        let config = try ConfigFile(yaml: """
+            pex:
+              limits: { max_protected: 20000 }
+              rate_limits:
+                frames: { rate: 1e6, burst: 100000 }
+                ping: { rate: 2.5, burst: 10, credit_limit: 30 }
+            """)
+        let node = config.nodeConfig()
+        XCTAssertEqual(node.addressBook.maxProtected, 20000)
+        XCTAssertEqual(node.rateLimits.frames, RateLimitConfig.Bucket(ratePerSecond: 1e6, burst: 100_000))
+        XCTAssertEqual(node.rateLimits.ping, RateLimitConfig.Bucket(ratePerSecond: 2.5, burst: 10, creditLimit: 30))
+        // Classes not mentioned keep the documented defaults.
+        XCTAssertEqual(node.rateLimits.request, RateLimitConfig.default.request)
+        XCTAssertEqual(node.rateLimits.records, RateLimitConfig.default.records)
+
+        expectError("pex:\n  rate_limits:\n    ping: { rate: fast }\n", key: "pex.rate_limits.ping.rate",
+                    reason: "non-negative number")
+        expectError("pex:\n  rate_limits:\n    ping: { rate: -1 }\n", key: "pex.rate_limits.ping.rate",
+                    reason: "non-negative number")
+        expectError("pex:\n  rate_limits:\n    frames: { burst: 0 }\n", key: "pex.rate_limits.frames.burst",
+                    reason: "out of range")
+        expectError("pex:\n  rate_limits:\n    records: { credit_limit: 0 }\n",
+                    key: "pex.rate_limits.records.credit_limit", reason: "out of range")
+        expectError("pex:\n  rate_limits:\n    pings: {}\n", key: "pex.rate_limits.pings", reason: "did you mean \"ping\"")
+        expectError("pex:\n  rate_limits:\n    ping: { speed: 1 }\n", key: "pex.rate_limits.ping.speed",
+                    reason: "unknown key")
+        expectError("pex:\n  limits:\n    max_protected: 0\n", key: "pex.limits.max_protected", reason: "out of range")
+    }
+
     func testDefaultsWithoutAnyFile() throws {
         for config in [ConfigFile(), try ConfigFile(yaml: ""), try ConfigFile(yaml: "pex:\nlogging: ~\n")] {
             XCTAssertNil(config.identity)

@@ -60,7 +60,9 @@ public enum AdminSocketSetting: Hashable, Sendable {
 ///   agent: pex/0.1.0
 ///   limits: { target_outbound, max_inbound, max_connections_per_ip, max_pending_handshakes,
 ///             relay_fanout, sync_fanout, max_peers_per_response, max_frame_size, max_bans,
-///             ban_duration, ban_threshold }
+///             ban_duration, ban_threshold, max_protected }
+///   rate_limits:                            # per-connection buckets (PexCore RateLimitConfig)
+///     frames: { rate: 20, burst: 200, credit_limit: 400 }   # likewise request, records, ping
 ///   timing: { ping_interval, idle_timeout, feeler_interval, request_timeout, sync_jitter,
 ///             record_lifetime, record_refresh_margin, backoff_base, backoff_cap }
 /// ```
@@ -195,6 +197,7 @@ public struct ConfigFile: Sendable {
         try pex.finish(allowed: [
             "network_id", "data_dir", "bootstrap", "dns_seeds", "dns_seed_port", "roster", "roster_file", "lab_mode",
             "advertise", "peers_file", "admin_socket", "compression", "delta_sync", "agent", "limits", "timing",
+            "rate_limits",
         ])
         if let id = try pex.string("network_id") {
             do { try WireLimits.validateNetworkID(id) } catch {
@@ -251,12 +254,34 @@ public struct ConfigFile: Sendable {
         }
         try readLimits(pex.section("limits"))
         try readTiming(pex.section("timing"))
+        try readRateLimits(pex.section("rate_limits"))
+    }
+
+    /// `pex.rate_limits.<class>`: `rate` (tokens per second, a decimal number), `burst` and
+    /// `credit_limit`. Benchmarks and load tests raise them; a federation keeps the defaults.
+    private mutating func readRateLimits(_ section: YAMLSection) throws(ConfigError) {
+        try section.finish(allowed: RateClass.allCases.map(\.rawValue))
+        for rateClass in RateClass.allCases {
+            let bucket = try section.section(rateClass.rawValue)
+            try bucket.finish(allowed: ["rate", "burst", "credit_limit"])
+            if let text = try bucket.string("rate") {
+                guard let rate = Double(text), rate.isFinite, rate >= 0 else {
+                    throw bucket.error("rate", "expected a non-negative number of tokens per second, got \"\(text)\"")
+                }
+                node.rateLimits[rateClass].ratePerSecond = rate
+            }
+            if let n = try bucket.int("burst", in: 1...1_000_000_000) { node.rateLimits[rateClass].burst = n }
+            if let n = try bucket.int("credit_limit", in: 1...1_000_000_000) {
+                node.rateLimits[rateClass].creditLimit = n
+            }
+        }
     }
 
     private mutating func readLimits(_ limits: YAMLSection) throws(ConfigError) {
         try limits.finish(allowed: [
             "target_outbound", "max_inbound", "max_connections_per_ip", "max_pending_handshakes", "relay_fanout",
             "sync_fanout", "max_peers_per_response", "max_frame_size", "max_bans", "ban_duration", "ban_threshold",
+            "max_protected",
         ])
         if let n = try limits.int("target_outbound", in: 0...256) { node.targetOutbound = n }
         if let n = try limits.int("max_inbound", in: 0...10_000) { node.maxInbound = n }
@@ -273,6 +298,7 @@ public struct ConfigFile: Sendable {
         if let n = try limits.int("max_bans", in: 1...1_000_000) { node.maxBans = n }
         if let span = try limits.duration("ban_duration") { node.misbehaviour.banDuration = span }
         if let n = try limits.int("ban_threshold", in: 1...1_000_000) { node.misbehaviour.banThreshold = n }
+        if let n = try limits.int("max_protected", in: 1...1_000_000) { node.addressBook.maxProtected = n }
     }
 
     private mutating func readTiming(_ timing: YAMLSection) throws(ConfigError) {
