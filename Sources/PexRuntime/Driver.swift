@@ -18,7 +18,8 @@ enum WallClock {
 /// Feeds one `PexCore.Node` from one `EventLoop`, and performs what it asks.
 ///
 /// After each libuv callback: one `now`, `node.handle(input, now:)`, every output performed
-/// (inputs those produce wait in `deferred` and run in the same turn), the timer re-armed to
+/// (inputs those produce wait in `deferred` and run in the same turn; the frames for one
+/// connection leave as one write at the end of the turn), the timer re-armed to
 /// `nextDeadline()`. Persistence changes are written once per loop iteration, from a check
 /// handle. Everything here runs on the loop thread.
 final class Driver {
@@ -49,6 +50,10 @@ final class Driver {
     private var pendingChanges: [PersistChange] = []
     private var deferred: [Input] = []
     private var processing = false
+    /// Frames the core sent during the current input, per connection, in order: one read that
+    /// carries many requests is answered with one write instead of one per frame.
+    private var unflushed: [ConnectionID: [UInt8]] = [:]
+    private var unflushedOrder: [ConnectionID] = []
     private var now: Instant
     private(set) var shuttingDown = false
     /// Failed `apply` calls in a row.
@@ -189,6 +194,7 @@ final class Driver {
             while let output = node.pollOutput() { perform(output) }
             next = deferred.isEmpty ? nil : deferred.removeFirst()
         }
+        flushWrites()
         processing = false
         rearm()
     }
@@ -209,8 +215,15 @@ final class Driver {
         case let .dial(id, address):
             dial(id, address)
         case let .send(id, bytes):
-            streams[id]?.write(bytes)
+            if unflushed[id] == nil {
+                unflushed[id] = bytes
+                unflushedOrder.append(id)
+            } else {
+                unflushed[id]?.append(contentsOf: bytes)
+            }
         case let .close(id):
+            // What was sent before the close goes out before the shutdown.
+            flushWrites(of: id)
             streams[id]?.closeGracefully(reason: "closed by us")
         case let .resolve(query, name, family):
             resolve(query, name: name, family: family)
@@ -220,6 +233,16 @@ final class Driver {
             log(event)
             deliver(event)
         }
+    }
+
+    private func flushWrites(of id: ConnectionID) {
+        guard let bytes = unflushed.removeValue(forKey: id) else { return }
+        streams[id]?.write(bytes)
+    }
+
+    private func flushWrites() {
+        for id in unflushedOrder { flushWrites(of: id) }
+        unflushedOrder.removeAll(keepingCapacity: true)
     }
 
     private func dial(_ id: ConnectionID, _ address: Multiaddr) {
