@@ -95,9 +95,17 @@ struct Connection {
     /// a listing and costs no request token (paging a large book must not trip the limit).
     var continuation: SyncCursor?
     var lastSyncAt: Instant?
+    /// Records the peer is known to hold: not sent to it again in responses or relays.
+    var known = KnownRecords(capacity: Connection.knownRecordsCapacity)
+    /// When the peer's last `Ping` arrived: while the peer keeps the link alive, we do not ping.
+    var peerPingedAt: Instant?
     var limits: PeerRateLimits
     var bytesIn = 0
     var bytesOut = 0
+
+    /// Keys tracked per connection in `known`: the address book's protected table (1024) and
+    /// more, so that a whole federation fits.
+    static let knownRecordsCapacity = 4096
 
     var peerKey: PublicKey? { peerRecord?.publicKey }
     var isReady: Bool { phase == .ready }

@@ -216,13 +216,29 @@ public struct Node {
         case .dialing, .awaitingHello, .awaitingAuth:
             return c.openedAt + config.handshakeTimeout
         case .ready:
-            var d = min(c.lastReceived + config.idleTimeout, c.lastReceived + config.pingInterval)
+            var d = min(c.lastReceived + config.idleTimeout, keepaliveDue(c))
             if c.pingNonce != nil { d = c.lastReceived + config.idleTimeout }
             if let pending = c.pending { d = min(d, pending.sentAt + config.requestTimeout) }
             return d
         case .closing:
             return c.lastReceived + config.handshakeTimeout
         }
+    }
+
+    /// When a silent ready connection gets a `Ping`: `pingInterval` after the last bytes received,
+    /// later when those bytes were the peer's own `Ping`.
+    ///
+    /// Both ends ping after `pingInterval` of silence, so the end that answered a `Ping` would
+    /// fire first next time (the pinger's clock restarts only when the `Pong` comes back), and
+    /// the two `Ping`s crossed: about 3 frames per link and interval instead of 2. While the peer
+    /// keeps the link alive, we wait half an interval longer (and still well before the idle
+    /// timeout), so only one end pings. If the peer stops, we ping at that later time.
+    func keepaliveDue(_ c: Connection) -> Instant {
+        let due = c.lastReceived + config.pingInterval
+        guard c.peerPingedAt == c.lastReceived else { return due }
+        let slack = config.idleTimeout.nanoseconds > config.pingInterval.nanoseconds
+            ? (config.idleTimeout.nanoseconds - config.pingInterval.nanoseconds) / 2 : 0
+        return due + TimeSpan(nanoseconds: min(config.pingInterval.nanoseconds / 2, slack))
     }
 
     // MARK: Emitting

@@ -316,6 +316,7 @@ extension Node {
         case let .peerUpdate(update):
             handleRecords(id, update.records, kind: "update")
         case let .ping(ping):
+            connections[id]?.peerPingedAt = now
             if connections[id]!.limits.tryTake(.ping, now: now) {
                 send(id, .pong(Pong(nonce: ping.nonce)))
             } else {
