@@ -103,9 +103,9 @@ struct Connection {
     var bytesIn = 0
     var bytesOut = 0
 
-    /// Keys tracked per connection in `known`: the address book's protected table (1024) and
-    /// more, so that a whole federation fits.
-    static let knownRecordsCapacity = 4096
+    /// Keys tracked per connection in `known`: as many as the address book's protected table,
+    /// so that a whole federation fits.
+    static let knownRecordsCapacity = 1024
 
     var peerKey: PublicKey? { peerRecord?.publicKey }
     var isReady: Bool { phase == .ready }

@@ -11,13 +11,16 @@ import PexWire
 /// (docs/PROTOCOL.md §17.2, §18.2).
 ///
 /// Bounded: when `capacity` keys are held, the key noted longest ago is forgotten first. A
-/// forgotten key only costs one redundant record.
+/// forgotten key only costs one redundant record. Keys are held by their first 8 bytes (every
+/// connection of every node has one of these tables): two keys sharing them would make a
+/// record look known when it is not, and finding such a pair for a given member's key takes
+/// about 2^64 key generations.
 struct KnownRecords: Sendable {
     /// The most keys held at once.
     let capacity: Int
-    private var seqs: [PublicKey: UInt64] = [:]
+    private var seqs: [UInt64: UInt64] = [:]
     /// Keys in the order they were first noted, as a ring once full: `ring[next]` is the oldest.
-    private var ring: [PublicKey] = []
+    private var ring: [UInt64] = []
     private var next = 0
 
     /// - Parameter capacity: The most keys held; values below 1 count as 1.
@@ -34,6 +37,7 @@ struct KnownRecords: Sendable {
     ///   - key: The record's key.
     ///   - seq: The record's `seq`; a lower one than already noted changes nothing.
     mutating func note(_ key: PublicKey, seq: UInt64) {
+        let key = Self.short(key)
         if let held = seqs[key] {
             if seq > held { seqs[key] = seq }
             return
@@ -55,7 +59,12 @@ struct KnownRecords: Sendable {
     ///   - seq: The `seq` we would send.
     /// - Returns: `true` when sending the record would tell the peer nothing new.
     func holds(_ key: PublicKey, seq: UInt64) -> Bool {
-        guard let held = seqs[key] else { return false }
+        guard let held = seqs[Self.short(key)] else { return false }
         return held >= seq
+    }
+
+    /// The key's first 8 bytes as a number.
+    private static func short(_ key: PublicKey) -> UInt64 {
+        key.bytes.prefix(8).reduce(0) { $0 << 8 | UInt64($1) }
     }
 }

@@ -58,10 +58,11 @@ extension Node {
                 }
                 sent += 1
             }
-            if sent < page.items.count { page = page.truncated(to: sent) }
+            let passedOver = sent == page.items.count
+            if !passedOver { page = page.truncated(to: sent) }
             // A response with `more` must carry a record (§11.1): when a whole page was passed
             // over, carry on from the live log after it.
-            guard records.isEmpty, page.more else { break }
+            guard records.isEmpty, passedOver, page.more else { break }
             page = syncLog.page(after: page.next, limit: limit)
         }
         let next = page.next
