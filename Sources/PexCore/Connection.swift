@@ -97,8 +97,8 @@ struct Connection {
     var lastSyncAt: Instant?
     /// Records the peer is known to hold: not sent to it again in responses or relays.
     var known = KnownRecords(capacity: Connection.knownRecordsCapacity)
-    /// When the peer's last `Ping` arrived: while the peer keeps the link alive, we do not ping.
-    var peerPingedAt: Instant?
+    /// When the `Pong` to our last `Ping` arrived: the peer's turn to ping comes first.
+    var pongReceivedAt: Instant?
     var limits: PeerRateLimits
     var bytesIn = 0
     var bytesOut = 0

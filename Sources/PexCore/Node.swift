@@ -226,16 +226,18 @@ public struct Node {
     }
 
     /// When a silent ready connection gets a `Ping`: `pingInterval` after the last bytes received,
-    /// later when those bytes were the peer's own `Ping`.
+    /// later when those bytes were the `Pong` to our own `Ping`.
     ///
-    /// Both ends ping after `pingInterval` of silence, so the end that answered a `Ping` would
-    /// fire first next time (the pinger's clock restarts only when the `Pong` comes back), and
-    /// the two `Ping`s crossed: about 3 frames per link and interval instead of 2. While the peer
-    /// keeps the link alive, we wait half an interval longer (and still well before the idle
-    /// timeout), so only one end pings. If the peer stops, we ping at that later time.
+    /// Both ends ping after `pingInterval` of silence. The end that answered a `Ping` starts
+    /// that wait one trip before the pinger (whose wait restarts only when the `Pong` arrives),
+    /// so its `Ping` reached the pinger just as the pinger's own timer fired, and the two
+    /// `Ping`s often crossed: about 3 `Ping`s per link and sync interval instead of 2. Waiting
+    /// half an interval longer after our `Ping` was answered (still well before the idle
+    /// timeout) makes the ends take turns: one `Ping` per `pingInterval` on the link, each end
+    /// pinging every other time, which also keeps each end within its peer's `ping` rate limit.
     func keepaliveDue(_ c: Connection) -> Instant {
         let due = c.lastReceived + config.pingInterval
-        guard c.peerPingedAt == c.lastReceived else { return due }
+        guard c.pongReceivedAt == c.lastReceived else { return due }
         let slack = config.idleTimeout.nanoseconds > config.pingInterval.nanoseconds
             ? (config.idleTimeout.nanoseconds - config.pingInterval.nanoseconds) / 2 : 0
         return due + TimeSpan(nanoseconds: min(config.pingInterval.nanoseconds / 2, slack))

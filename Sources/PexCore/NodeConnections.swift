@@ -316,7 +316,6 @@ extension Node {
         case let .peerUpdate(update):
             handleRecords(id, update.records, kind: "update")
         case let .ping(ping):
-            connections[id]?.peerPingedAt = now
             if connections[id]!.limits.tryTake(.ping, now: now) {
                 send(id, .pong(Pong(nonce: ping.nonce)))
             } else {
@@ -324,6 +323,7 @@ extension Node {
             }
         case let .pong(pong):
             if connections[id]?.pingNonce == pong.nonce {
+                connections[id]?.pongReceivedAt = now
                 connections[id]?.pingNonce = nil
                 connections[id]?.pingSentAt = nil
             }

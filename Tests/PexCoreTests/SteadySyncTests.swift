@@ -21,16 +21,20 @@ final class SteadySyncTests: XCTestCase {
         peer.send(.peerAnnouncement(PeerAnnouncement(records: [relayed])))
         XCTAssertEqual(h.node.metrics.recordsAccepted, 1)
         // Relayed to the only other peer, which now holds it too.
+        other.pump()
         XCTAssertEqual(other.frames("peer_announcement").flatMap { frame -> [SignedPeerRecord] in
             if case let .peerAnnouncement(a) = frame { a.records } else { [] }
         }.contains(relayed), true)
 
-        func records(answering requester: RawPeer, id: UInt64) -> [SignedPeerRecord]? {
-            requester.send(.peerRequest(PeerRequest(requestID: id, maxPeers: 0)))
+        func response(to requester: RawPeer, id: UInt64, maxPeers: UInt32 = 0) -> PeerResponse? {
+            requester.send(.peerRequest(PeerRequest(requestID: id, maxPeers: maxPeers)))
             for frame in requester.frames("peer_response") {
-                if case let .peerResponse(r) = frame, r.requestID == id { return r.records }
+                if case let .peerResponse(r) = frame, r.requestID == id { return r }
             }
             return nil
+        }
+        func records(answering requester: RawPeer, id: UInt64) -> [SignedPeerRecord]? {
+            response(to: requester, id: id)?.records
         }
         // The node holds three records: the two peers' own and the relayed one. The peer that
         // announced the relayed record gets only the other peer's; that one got the announcer's
@@ -38,6 +42,12 @@ final class SteadySyncTests: XCTestCase {
         let toPeer = records(answering: peer, id: 900)
         XCTAssertEqual(toPeer, [other.record])
         XCTAssertEqual(records(answering: other, id: 901), [])
+        // One record per page: every page is passed over, and the answer goes on to the end of
+        // the log rather than sending `more` with nothing in it.
+        let paged = response(to: other, id: 903, maxPeers: 1)
+        XCTAssertEqual(paged?.records, [])
+        XCTAssertEqual(paged?.more, false)
+        XCTAssertEqual(paged?.next?.position, 3)
 
         // A newer record of a key the peer holds is news again.
         let newer = RawPeer.record(subject, seq: 11, addresses: ["/ip4/40.0.0.2/tcp/4001"],
@@ -55,49 +65,52 @@ final class SteadySyncTests: XCTestCase {
         XCTAssertFalse(again.contains(relayed))
     }
 
-    /// While the peer pings us, we answer and do not ping back; when it stops, we ping half an
-    /// interval later than usual, and the idle timeout still closes a silent link at 45 s.
-    func testOnlyOneEndPingsAndSilenceStillTimesOut() {
+    /// The ends of a quiet link take turns: after our Ping is answered we wait 1.5 intervals,
+    /// so the peer's Ping (due one interval after ours) comes first and ours never crosses it.
+    /// If the peer does not ping, we still ping in time, and a silent link still times out.
+    func testEndsTakeTurnsAndSilenceStillTimesOut() {
         // No periodic sync in the way: only keepalive traffic on the link.
         let h = NodeHarness(config: NodeHarness.config { $0.syncInterval = .hours(1) })
         let peer = RawPeer.connect(to: h, identity: RawPeer.key(1))
         peer.handshake(capabilities: [.deltaSync])
         peer.service()
-        var nonce: UInt64 = 1
-        for _ in 0..<6 {
-            // 16 s: past our own 15 s keepalive, so without the rule we would ping every time.
-            h.advance(by: .seconds(16))
-            peer.send(.ping(Ping(nonce: nonce)))
-            XCTAssertTrue(peer.frames("pong").contains { if case let .pong(p) = $0 { p.nonce == nonce } else { false } })
-            nonce += 1
+        func pings() -> [UInt64] {
+            peer.pump()
+            return peer.frames("ping").compactMap { if case let .ping(p) = $0 { p.nonce } else { nil } }
         }
-        XCTAssertEqual(peer.frames("ping").count, 0, "the node pinged although the peer keeps the link alive")
+        // Ordinary traffic last: the usual 15 s.
+        h.advance(by: .milliseconds(14_999))
+        XCTAssertEqual(pings().count, 0)
+        h.advance(by: .milliseconds(1))
+        XCTAssertEqual(pings().count, 1)
+        peer.send(.pong(Pong(nonce: pings()[0])))
 
-        // The peer falls silent right after its Ping: no Ping from us at 15 s, one at 22.5 s.
-        let silentSince = h.now
+        // Our Ping was answered: not at 15 s (the peer's turn), but at 22.5 s.
+        var answeredAt = h.now
         h.advance(by: .seconds(15))
-        XCTAssertEqual(peer.frames("ping").count, 0)
+        XCTAssertEqual(pings().count, 1, "pinged again although it was the peer's turn")
         h.advance(by: .milliseconds(7_500))
-        XCTAssertEqual(peer.frames("ping").count, 1)
-        XCTAssertFalse(peer.closedByNode)
-        // Unanswered: closed with TIMEOUT at the idle timeout, not before.
-        h.advance(by: TimeSpan(nanoseconds: 45_000_000_000 - (h.now - silentSince).nanoseconds - 1_000_000))
+        XCTAssertEqual(pings().count, 2)
+        peer.send(.pong(Pong(nonce: pings()[1])))
+        answeredAt = h.now
+
+        // The peer takes its turn 15 s later; we answer, and our turn is 15 s after that.
+        h.advance(by: .seconds(15))
+        peer.send(.ping(Ping(nonce: 77)))
+        XCTAssertTrue(peer.frames("pong").contains { if case let .pong(p) = $0 { p.nonce == 77 } else { false } })
+        h.advance(by: .milliseconds(14_999))
+        XCTAssertEqual(pings().count, 2)
+        h.advance(by: .milliseconds(1))
+        XCTAssertEqual(pings().count, 3)
+
+        // Unanswered: closed with TIMEOUT 45 s after the last bytes received, not before.
+        answeredAt = h.now - .seconds(15)
+        h.advance(by: TimeSpan(nanoseconds: 45_000_000_000 - (h.now - answeredAt).nanoseconds - 1_000_000))
+        peer.pump()
         XCTAssertFalse(peer.closedByNode)
         h.advance(by: .milliseconds(1))
+        peer.pump()
         XCTAssertTrue(peer.closedByNode)
         XCTAssertEqual(peer.errors.last?.code, .timeout)
-    }
-
-    /// A link where we received other traffic (not a Ping) keeps the usual 15 s keepalive.
-    func testOrdinaryTrafficKeepsTheUsualPingInterval() {
-        let h = NodeHarness(config: NodeHarness.config { $0.syncInterval = .hours(1) })
-        let peer = RawPeer.connect(to: h, identity: RawPeer.key(1))
-        peer.handshake(capabilities: [.deltaSync])
-        peer.service()
-        let start = h.now
-        h.advance(by: .milliseconds(14_999))
-        XCTAssertEqual(peer.frames("ping").count, 0)
-        h.advance(by: TimeSpan(nanoseconds: 15_000_000_000 - (h.now - start).nanoseconds))
-        XCTAssertEqual(peer.frames("ping").count, 1)
     }
 }

@@ -326,9 +326,12 @@ final class SyncLogTests: XCTestCase {
         let first = cache.respond(log: log, after: nil, limit: 10, now: t0)
         XCTAssertEqual(first.items, [entry(1, 1), entry(2, 2), entry(3, 3)])
         log.noteChange(key(1))
-        // A made-up epoch or future cursor does not bypass the snapshot.
-        XCTAssertEqual(cache.respond(log: log, after: cursor(1, epoch: 5), limit: 10, now: t0), first)
-        XCTAssertEqual(cache.respond(log: log, after: cursor(9), limit: 10, now: t0), first)
+        // A made-up epoch or future cursor does not bypass the snapshot: it gets what a full
+        // request gets, the snapshot followed by the change since.
+        let full = cache.respond(log: log, after: nil, limit: 10, now: t0)
+        XCTAssertEqual(full.items, first.items + [entry(1, 4)])
+        XCTAssertEqual(cache.respond(log: log, after: cursor(1, epoch: 5), limit: 10, now: t0), full)
+        XCTAssertEqual(cache.respond(log: log, after: cursor(9), limit: 10, now: t0), full)
         // A valid cursor is answered live.
         XCTAssertEqual(
             cache.respond(log: log, after: cursor(3), limit: 10, now: t0),
