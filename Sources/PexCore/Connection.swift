@@ -95,9 +95,17 @@ struct Connection {
     /// a listing and costs no request token (paging a large book must not trip the limit).
     var continuation: SyncCursor?
     var lastSyncAt: Instant?
+    /// Records the peer is known to hold: not sent to it again in responses or relays.
+    var known = KnownRecords(capacity: Connection.knownRecordsCapacity)
+    /// When the `Pong` to our last `Ping` arrived: the peer's turn to ping comes first.
+    var pongReceivedAt: Instant?
     var limits: PeerRateLimits
     var bytesIn = 0
     var bytesOut = 0
+
+    /// Keys tracked per connection in `known`: as many as the address book's protected table,
+    /// so that a whole federation fits.
+    static let knownRecordsCapacity = 1024
 
     var peerKey: PublicKey? { peerRecord?.publicKey }
     var isReady: Bool { phase == .ready }

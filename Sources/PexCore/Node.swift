@@ -216,13 +216,31 @@ public struct Node {
         case .dialing, .awaitingHello, .awaitingAuth:
             return c.openedAt + config.handshakeTimeout
         case .ready:
-            var d = min(c.lastReceived + config.idleTimeout, c.lastReceived + config.pingInterval)
+            var d = min(c.lastReceived + config.idleTimeout, keepaliveDue(c))
             if c.pingNonce != nil { d = c.lastReceived + config.idleTimeout }
             if let pending = c.pending { d = min(d, pending.sentAt + config.requestTimeout) }
             return d
         case .closing:
             return c.lastReceived + config.handshakeTimeout
         }
+    }
+
+    /// When a silent ready connection gets a `Ping`: `pingInterval` after the last bytes received,
+    /// later when those bytes were the `Pong` to our own `Ping`.
+    ///
+    /// Both ends ping after `pingInterval` of silence. The end that answered a `Ping` starts
+    /// that wait one trip before the pinger (whose wait restarts only when the `Pong` arrives),
+    /// so its `Ping` reached the pinger just as the pinger's own timer fired, and the two
+    /// `Ping`s often crossed: about 3 `Ping`s per link and sync interval instead of 2. Waiting
+    /// half an interval longer after our `Ping` was answered (still well before the idle
+    /// timeout) makes the ends take turns: one `Ping` per `pingInterval` on the link, each end
+    /// pinging every other time, which also keeps each end within its peer's `ping` rate limit.
+    func keepaliveDue(_ c: Connection) -> Instant {
+        let due = c.lastReceived + config.pingInterval
+        guard c.pongReceivedAt == c.lastReceived else { return due }
+        let slack = config.idleTimeout.nanoseconds > config.pingInterval.nanoseconds
+            ? (config.idleTimeout.nanoseconds - config.pingInterval.nanoseconds) / 2 : 0
+        return due + TimeSpan(nanoseconds: min(config.pingInterval.nanoseconds / 2, slack))
     }
 
     // MARK: Emitting

@@ -323,6 +323,7 @@ extension Node {
             }
         case let .pong(pong):
             if connections[id]?.pingNonce == pong.nonce {
+                connections[id]?.pongReceivedAt = now
                 connections[id]?.pingNonce = nil
                 connections[id]?.pingSentAt = nil
             }

@@ -37,26 +37,38 @@ extension Node {
         // keep cursors across exchanges. A full request, or a cursor this log cannot answer, is
         // served from the windowed snapshot.
         var page = fullListCache.respond(log: syncLog, after: request.since, limit: limit, now: now)
+        let full = page.full
         // Keep the frame under the peer's limit: count as we go, leave room for the envelope.
         let budget = session.peerMaxFrameSize - 64
         var size = 0
         var records: [SignedPeerRecord] = []
-        var sent = 0
-        for item in page.items {
-            if let entry = book.entry(for: item.key) {
-                let signed = entry.record.signed
-                let cost = signed.record.count + signed.signature.count + 8
-                if size + cost > budget { break }
-                size += cost
-                records.append(signed)
+        while true {
+            var sent = 0
+            for item in page.items {
+                // Records the peer is known to hold are passed over: they would tell it nothing
+                // (most of a delta after a burst of changes is what the peer got by relay).
+                if let entry = book.entry(for: item.key),
+                   connections[id]?.known.holds(item.key, seq: entry.record.seq) != true {
+                    let signed = entry.record.signed
+                    let cost = signed.record.count + signed.signature.count + 8
+                    if size + cost > budget { break }
+                    size += cost
+                    records.append(signed)
+                    connections[id]?.known.note(item.key, seq: entry.record.seq)
+                }
+                sent += 1
             }
-            sent += 1
+            let passedOver = sent == page.items.count
+            if !passedOver { page = page.truncated(to: sent) }
+            // A response with `more` must carry a record (§11.1): when a whole page was passed
+            // over, carry on from the live log after it.
+            guard records.isEmpty, passedOver, page.more else { break }
+            page = syncLog.page(after: page.next, limit: limit)
         }
-        if sent < page.items.count { page = page.truncated(to: sent) }
         let next = page.next
         let more = page.more
         connections[id]?.continuation = more ? next : nil
-        send(id, .peerResponse(PeerResponse(requestID: request.requestID, records: records, next: next, more: more, full: page.full)))
+        send(id, .peerResponse(PeerResponse(requestID: request.requestID, records: records, next: next, more: more, full: full)))
     }
 
     // MARK: Receiving records
@@ -122,6 +134,7 @@ extension Node {
             let known = knownRecord(of: signed)
             switch validator.validate(signed, known: known, now: now) {
             case let .accepted(record, _):
+                connections[id]?.known.note(record.publicKey, seq: record.seq)
                 if record.publicKey == identity.publicKey {
                     // A record of ours we did not sign in this run (our seq store was lost, or a
                     // second instance runs with our key): jump past it so our next record wins.
@@ -142,6 +155,7 @@ extension Node {
                 learn(record, from: source, via: id, sourceGroup: sourceGroup)
             case .duplicate:
                 metrics.recordsDuplicate += 1
+                if let known { connections[id]?.known.note(known.publicKey, seq: known.seq) }
                 // Seen again: refreshes lastSeen, which keeps the entry from going stale.
                 if let known { _ = book.insert(known, sourceGroup: sourceGroup, protected: isProtected(known.publicKey), now: now) }
             case .stale:
@@ -170,6 +184,8 @@ extension Node {
     /// Stores a verified record, tells the application, and relays it onward once.
     mutating func learn(_ record: VerifiedPeerRecord, from source: PublicKey?, via id: ConnectionID, sourceGroup: [UInt8] = []) {
         let key = record.publicKey
+        // The peer it came from holds it (a relayed record, or the peer's own from its Hello).
+        connections[id]?.known.note(key, seq: record.seq)
         let outcome = book.insert(record, sourceGroup: sourceGroup, protected: isProtected(key), now: now)
         bookExpiryDue = min(bookExpiryDue, Instant.unix(seconds: record.expiresAt))
         var relayAs: Frame?
@@ -193,17 +209,23 @@ extension Node {
             break
         }
         guard let frame = relayAs, seen.insert(publicKey: key, seq: record.seq) else { return }
-        relay(frame, except: [id] + connectionOrder.filter { source != nil && connections[$0]?.peerKey == source && $0 != id })
+        relay(frame, key: key, seq: record.seq,
+              except: [id] + connectionOrder.filter { source != nil && connections[$0]?.peerKey == source && $0 != id })
     }
 
-    /// Sends a new or updated record to `relayFanout` random ready peers, never to its source.
-    mutating func relay(_ frame: Frame, except: [ConnectionID]) {
-        var candidates = connectionOrder.filter { connections[$0]?.isReady == true && !except.contains($0) }
+    /// Sends a new or updated record to `relayFanout` random ready peers, never to its source
+    /// nor to a peer known to hold it already.
+    mutating func relay(_ frame: Frame, key: PublicKey, seq: UInt64, except: [ConnectionID]) {
+        var candidates = connectionOrder.filter {
+            guard let c = connections[$0], c.isReady, !except.contains($0) else { return false }
+            return !c.known.holds(key, seq: seq)
+        }
         var chosen = 0
         while chosen < config.relayFanout && !candidates.isEmpty {
             let index = Int.random(in: 0..<candidates.count, using: &random)
             let target = candidates.remove(at: index)
             send(target, frame)
+            connections[target]?.known.note(key, seq: seq)
             chosen += 1
             metrics.relays += 1
         }

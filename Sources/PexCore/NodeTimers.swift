@@ -23,7 +23,7 @@ extension Node {
                     close(id, code: .timeout, message: "no traffic", reason: "idle timeout")
                 } else if let pending = c.pending, now >= pending.sentAt + config.requestTimeout {
                     close(id, code: .timeout, message: "request \(pending.id) unanswered", reason: "request timeout")
-                } else if c.pingNonce == nil, now >= c.lastReceived + config.pingInterval {
+                } else if c.pingNonce == nil, now >= keepaliveDue(c) {
                     let nonce = random.next()
                     connections[id]?.pingNonce = nonce
                     connections[id]?.pingSentAt = now

@@ -253,14 +253,15 @@ public enum SyncLogError: Error, Hashable, Sendable {
 ///
 /// A requester that asks for the full list again and again must not learn, from the
 /// differences between answers, which records changed when (the reason for Bitcoin Core's
-/// `getaddr` cache). Within one window every full request gets the first page of the same
-/// snapshot: the same keys in the same order, whatever changed since. Continuation pages and
-/// delta requests are answered from the live log.
+/// `getaddr` cache). Within one window every full request gets the same snapshot: the same
+/// keys in the same order, whatever changed before it. The changes made since the snapshot
+/// follow it, from the live log (what a delta request from the snapshot head would get anyway);
+/// continuation pages and delta requests are answered from the live log.
 ///
 /// Why the snapshot page and a live continuation together cover every live record: the
 /// snapshot lists the live keys of the log at snapshot time in position order, and the page is
-/// a prefix of it ending at position `p` (or the whole snapshot, with `next` = the snapshot
-/// head `H ≥ p`). Positions only grow, and every change after the snapshot takes a position
+/// a prefix of it ending at position `p` (or the whole snapshot, continued in the same page
+/// after the snapshot head `H ≥ p`). Positions only grow, and every change after the snapshot takes a position
 /// above `H`. So a key live now either has a current position above `next`, and the live
 /// continuation (`since = next`) lists it, or it has not changed since the snapshot, was in
 /// the snapshot at a position at most `next`, and is therefore in the page. Keys changed since
@@ -303,18 +304,34 @@ public struct FullListCache: Sendable {
     ///     epoch changed.
     ///   - limit: Most items to return, clamped to `1...capacity`.
     ///   - now: The current time.
-    /// - Returns: A page with `full == true`. When `more`, `next` is the position of the last
-    ///   item; otherwise it is the head at snapshot time, so the requester's next delta request
-    ///   picks up every change made since the snapshot.
+    /// - Returns: A page with `full == true`. When the snapshot does not fit, its prefix with
+    ///   `more` and `next` at the last item. When it fits, it is followed by the changes made
+    ///   since the snapshot, from the live log (up to `limit` items in all): `next` and `more`
+    ///   are then those of the live listing, so a response with `more == false` completes the
+    ///   listing even for a requester that keeps no cursor.
     public mutating func page(log: SyncLog, limit: Int, now: Instant) -> SyncPage {
         let current = renewedIfNeeded(log: log, now: now)
         let count = min(max(1, limit), capacity)
         let items = Array(current.items.prefix(count))
         let more = items.count < current.items.count || current.more
-        let nextPosition = more ? (items.last?.position ?? 0) : current.head
-        return SyncPage(
-            items: items, full: true, next: SyncCursor(epoch: current.epoch, position: nextPosition),
-            more: more, start: 0)
+        if more || (items.count == count && current.head < log.head) {
+            // Items are never empty here: `count ≥ 1`, and `more` implies the snapshot had more
+            // live keys than fit.
+            let position = items.last?.position ?? current.head
+            return SyncPage(
+                items: items, full: true, next: SyncCursor(epoch: current.epoch, position: position),
+                more: true, start: 0)
+        }
+        // A snapshot page ending at its head once claimed completeness while records stored
+        // since were missing: a requester without `DELTA_SYNC` never asked for them, and one
+        // with it got them (again) only at its next delta, long after it had them by relay.
+        guard current.head < log.head else {
+            return SyncPage(
+                items: items, full: true, next: SyncCursor(epoch: current.epoch, position: current.head),
+                more: false, start: 0)
+        }
+        let rest = log.page(after: SyncCursor(epoch: current.epoch, position: current.head), limit: count - items.count)
+        return SyncPage(items: items + rest.items, full: true, next: rest.next, more: rest.more, start: 0)
     }
 
     /// Answers a `PeerRequest`: the snapshot when the log would list everything (no cursor, an

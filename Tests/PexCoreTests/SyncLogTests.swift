@@ -211,15 +211,82 @@ final class SyncLogTests: XCTestCase {
         XCTAssertEqual(again, first)
         // The live continuation covers everything not in the snapshot page, at current positions.
         XCTAssertEqual(log.page(after: again.next, limit: 10).items, [entry(3, 3), entry(1, 4), entry(4, 5)])
-        // A page larger than the snapshot completes at the snapshot head, not the live head.
+        // A page larger than the snapshot goes on with the changes made since it, to the live head.
         XCTAssertEqual(
             cache.page(log: log, limit: 10, now: t0 + .seconds(59)),
-            SyncPage(items: [entry(1, 1), entry(2, 2), entry(3, 3)], full: true, next: cursor(3), more: false, start: 0))
-        XCTAssertEqual(log.page(after: cursor(3), limit: 10).items, [entry(1, 4), entry(4, 5)])
+            SyncPage(items: [entry(1, 1), entry(2, 2), entry(3, 3), entry(1, 4), entry(4, 5)], full: true,
+                     next: cursor(5), more: false, start: 0))
 
         // One window later: renewed.
         let renewed = cache.page(log: log, limit: 2, now: t0 + .seconds(60))
         XCTAssertEqual(renewed, SyncPage(items: [entry(3, 3), entry(1, 4)], full: true, next: cursor(4), more: true, start: 0))
+    }
+
+    /// The bug: a snapshot taken early (one key) kept answering full requests for its whole
+    /// window with `more = false` and `next` = its own head, so a full listing missed every key
+    /// stored since, and a delta requester got them all again at its next request.
+    func testStaleSnapshotPageIsCompletedFromTheLiveLog() {
+        var log = SyncLog(epoch: Self.epoch)
+        log.noteChange(key(1))
+        var cache = FullListCache(window: .seconds(300))
+        let t0 = Instant.unix(seconds: 1_000)
+        XCTAssertEqual(cache.page(log: log, limit: 10, now: t0),
+                       SyncPage(items: [entry(1, 1)], full: true, next: cursor(1), more: false, start: 0))
+        for i in 2...6 { log.noteChange(key(i)) }  // positions 2…6
+
+        // Same window, everything fits: the snapshot, then the live changes, complete at the head.
+        let whole = cache.page(log: log, limit: 10, now: t0 + .seconds(10))
+        XCTAssertEqual(whole.items, (1...6).map { entry($0, UInt64($0)) })
+        XCTAssertEqual(whole.next, cursor(6))
+        XCTAssertFalse(whole.more)
+        XCTAssertTrue(whole.full)
+
+        // A small limit pages through the live changes; the continuation is an ordinary delta.
+        let first = cache.page(log: log, limit: 3, now: t0 + .seconds(10))
+        XCTAssertEqual(first, SyncPage(items: [entry(1, 1), entry(2, 2), entry(3, 3)], full: true, next: cursor(3), more: true, start: 0))
+        XCTAssertEqual(log.page(after: first.next, limit: 10).items, [entry(4, 4), entry(5, 5), entry(6, 6)])
+
+        // Exactly the snapshot fits while the log moved on: `more`, at the snapshot's last key.
+        let exact = cache.page(log: log, limit: 1, now: t0 + .seconds(10))
+        XCTAssertEqual(exact, SyncPage(items: [entry(1, 1)], full: true, next: cursor(1), more: true, start: 0))
+
+        // Nothing changed since the snapshot: complete at its head.
+        var quiet = FullListCache(window: .seconds(300))
+        XCTAssertEqual(quiet.page(log: log, limit: 6, now: t0).next, cursor(6))
+        XCTAssertEqual(quiet.page(log: log, limit: 6, now: t0), SyncPage(items: (1...6).map { entry($0, UInt64($0)) },
+                                                                         full: true, next: cursor(6), more: false, start: 0))
+    }
+
+    /// A requester without `DELTA_SYNC` sends `since` only to continue: every listing it
+    /// completes must hold every key live when the listing started (and not removed since).
+    func testFullListingWithoutKeptCursorHoldsEveryLiveKey() {
+        for seed in UInt64(1)...30 {
+            var rng = SeededRandom(seed: seed)
+            var log = SyncLog(epoch: Self.epoch)
+            var cache = FullListCache(window: .seconds(60), capacity: 8)
+            var now = Instant.unix(seconds: 1_000_000)
+            let keyCount = Int.random(in: 3...30, using: &rng)
+            for _ in 0..<300 {
+                switch Int.random(in: 0..<6, using: &rng) {
+                case 0..<3: log.noteChange(key(Int.random(in: 0..<keyCount, using: &rng)))
+                case 3: log.noteRemoval(key(Int.random(in: 0..<keyCount, using: &rng)))
+                case 4: now = now + .seconds(UInt64.random(in: 0...20, using: &rng))
+                default:
+                    let live = Set(log.entries.map(\.key))
+                    var listed = Set<PublicKey>()
+                    var since: SyncCursor? = nil
+                    var pages = 0
+                    repeat {
+                        let page = cache.respond(log: log, after: since, limit: Int.random(in: 1...5, using: &rng), now: now)
+                        listed.formUnion(page.items.map(\.key))
+                        since = page.next
+                        pages += 1
+                        if !page.more { break }
+                    } while pages < 1_000
+                    XCTAssertTrue(live.isSubset(of: listed), "seed \(seed): \(live.subtracting(listed).count) live keys missing")
+                }
+            }
+        }
     }
 
     func testFullListCacheRenewsOnEpochChangeAndClockGoingBack() throws {
@@ -259,9 +326,12 @@ final class SyncLogTests: XCTestCase {
         let first = cache.respond(log: log, after: nil, limit: 10, now: t0)
         XCTAssertEqual(first.items, [entry(1, 1), entry(2, 2), entry(3, 3)])
         log.noteChange(key(1))
-        // A made-up epoch or future cursor does not bypass the snapshot.
-        XCTAssertEqual(cache.respond(log: log, after: cursor(1, epoch: 5), limit: 10, now: t0), first)
-        XCTAssertEqual(cache.respond(log: log, after: cursor(9), limit: 10, now: t0), first)
+        // A made-up epoch or future cursor does not bypass the snapshot: it gets what a full
+        // request gets, the snapshot followed by the change since.
+        let full = cache.respond(log: log, after: nil, limit: 10, now: t0)
+        XCTAssertEqual(full.items, first.items + [entry(1, 4)])
+        XCTAssertEqual(cache.respond(log: log, after: cursor(1, epoch: 5), limit: 10, now: t0), full)
+        XCTAssertEqual(cache.respond(log: log, after: cursor(9), limit: 10, now: t0), full)
         // A valid cursor is answered live.
         XCTAssertEqual(
             cache.respond(log: log, after: cursor(3), limit: 10, now: t0),
