@@ -391,6 +391,7 @@ public enum Scenarios {
         let healed = bench.run(until: { bench.sim.converged(among: all) }, limit: .minutes(30), series: "coverage") {
             bench.sim.coverage(holders: all, subjects: all)
         }
+        if healed == nil { bench.result.notes += ["not healed:"] + bench.sim.diagnose(among: all) }
         bench.result.metrics["partition_rounds"] = Double(partitionRounds)
         bench.result.metrics["heal_seconds"] = healed?.seconds ?? -1
         bench.result.metrics["heal_rounds"] = healed.map(bench.rounds) ?? -1
