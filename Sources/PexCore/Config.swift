@@ -33,11 +33,19 @@ public struct NodeConfig: Sendable, Equatable {
     /// [0, min(cap, base × 2^n)].
     public var backoffBase: TimeSpan = .seconds(1)
     public var backoffCap: TimeSpan = .minutes(5)
+    /// Bootstrap addresses dialled at once, picked at random among the eligible ones. A
+    /// bootstrap connection is an address fetch: it is released once its exchange has filled
+    /// the book with `targetOutbound` candidates and another connection is ready, so a few
+    /// bootstrap nodes can serve any number of newcomers one after another. At least 1.
+    public var bootstrapDialsAtOnce = 1
 
     // MARK: Connections
 
     /// Outbound connections the node keeps (feelers not counted).
     public var targetOutbound = 8
+    /// Ready inbound connections. When all are taken, a newly authenticated inbound peer evicts
+    /// the least valuable unprotected one (netgroup diversity, latency, usefulness and age are
+    /// protected), or is refused when every one is protected.
     public var maxInbound = 32
     /// Inbound connections from one IP address.
     public var maxConnectionsPerIP = 4

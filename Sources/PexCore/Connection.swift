@@ -42,7 +42,9 @@ struct Connection {
         case regular
         /// A short test of an address: closed once the handshake proves it (Bitcoin's feelers).
         case feeler
-        /// Dialled from the bootstrap fallback list (no key known in advance).
+        /// Dialled from the bootstrap fallback list (no key known in advance): an address fetch,
+        /// released once its exchange has given the node enough candidates (Bitcoin's
+        /// ADDR_FETCH), unless the outbound selection picks its peer meanwhile.
         case bootstrap(Multiaddr)
         /// Asked for by `Command.connect`.
         case manual
@@ -102,6 +104,14 @@ struct Connection {
     var limits: PeerRateLimits
     var bytesIn = 0
     var bytesOut = 0
+    /// Sync exchanges with this peer that completed (every page received).
+    var exchanges = 0
+    /// Lowest round-trip time seen: the handshake (our Hello to the peer's Auth), then each
+    /// Ping to its Pong. Inbound eviction protects the fastest peers.
+    var minRoundTrip: TimeSpan?
+    /// When the peer last delivered a record that was new or newer to us (not its own):
+    /// inbound eviction protects recently useful peers.
+    var lastUsefulAt: Instant?
 
     /// Keys tracked per connection in `known`: as many as the address book's protected table,
     /// so that a whole federation fits.

@@ -18,6 +18,10 @@ public struct NodeMetrics: Sendable, Equatable {
     public var bans = 0
     public var stateChanges = 0
     public var relays = 0
+    /// Ready inbound connections closed to admit a new peer when every inbound slot was taken.
+    public var inboundEvictions = 0
+    /// Bootstrap (address-fetch) connections closed after their exchange filled the book.
+    public var addressFetchesReleased = 0
 
     public init() {}
 

@@ -122,6 +122,10 @@ public struct Node {
     public func checkInvariants() -> [String] {
         var problems = book.checkInvariants()
         if connections.count != connectionOrder.count { problems.append("connection order out of sync") }
+        // Eviction keeps ready inbound connections within maxInbound (§14.6); handshakes are
+        // bounded separately by maxPendingHandshakes.
+        let readyInbound = connections.values.filter { $0.direction == .inbound && $0.isReady }.count
+        if readyInbound > config.maxInbound { problems.append("ready inbound connections over maxInbound: \(readyInbound)") }
         for key in readyPeers where bans.isBanned(.key(key), now: now) {
             problems.append("banned key \(key) has a ready connection")
         }

@@ -24,7 +24,9 @@ extension Node {
         var refusal: (ErrorCode, String)?
         if let ip, bans.isBanned(.address(ip), now: now) {
             refusal = (.banned, "banned")
-        } else if connectionCount(.inbound) >= config.maxInbound {
+        } else if readyInboundCount(excluding: id) >= config.maxInbound && inboundEvictionVictim() == nil {
+            // Full, and no peer could make room: a handshake would be wasted. When one could,
+            // the eviction waits for the newcomer's Auth, so an unproven peer evicts nobody.
             refusal = (.tooManyConnections, "inbound connections full")
         } else if let ip, connections.values.filter({ $0.direction == .inbound && $0.remoteIP == ip }).count >= config.maxConnectionsPerIP {
             refusal = (.tooManyConnections, "too many connections from this address")
@@ -173,6 +175,9 @@ extension Node {
         }
         c.phase = .ready
         c.readyAt = now
+        // Our Hello went out at accept, the peer's Auth answers it: one round trip (plus the
+        // peer's signing time), the first latency sample for inbound eviction.
+        if c.direction == .inbound { c.minRoundTrip = now - c.openedAt }
         c.decoder.maxFrameSize = config.maxFrameSize
         connections[id] = c
         becameReady(id)
@@ -193,16 +198,19 @@ extension Node {
             close(loser, code: .duplicateConnection, message: "already connected", reason: "duplicate connection")
             if loser == id { return }
         }
+        // Only an authenticated peer may take an inbound slot from another (never a banned one:
+        // bans are checked at accept and at Hello).
+        if c.direction == .inbound && !makeRoomForInbound(id) { return }
         if c.direction == .outbound, let expected = c.expectedKey, expected != key {
             book.markFailure(expected, now: now)
         }
         if case let .bootstrap(address) = c.purpose { bootstrap.succeeded(address) }
         learn(record, from: nil, via: id, sourceGroup: c.remoteIP?.netGroup ?? [])
         if c.direction == .outbound {
-            if case let .collision(occupant, queued) = book.markSuccess(key, now: now), queued {
-                bookExpiryDue = min(bookExpiryDue, now + config.addressBook.replacementGrace)
-                scheduleCollisionTest(occupant)
-            }
+            // An address fetch proves reachability but is not a pick of the outbound selection:
+            // like Bitcoin Core's ADDR_FETCH it does not move its peer to the tried table (which
+            // would make the selection favour the bootstrap peer); promotion does.
+            if case .bootstrap = c.purpose {} else { markOutboundSuccess(key) }
             persistPeer(key)
         }
         if c.purpose == .feeler {
@@ -214,6 +222,15 @@ extension Node {
         if let own = ownRecord { send(id, .peerAnnouncement(PeerAnnouncement(records: [own]))) }
         requestPeers(id)
         updateState()
+    }
+
+    /// An outbound connection to `key` works: the book moves it to the tried table, and a
+    /// contested tried slot gets its test-before-evict.
+    mutating func markOutboundSuccess(_ key: PublicKey) {
+        if case let .collision(occupant, queued) = book.markSuccess(key, now: now), queued {
+            bookExpiryDue = min(bookExpiryDue, now + config.addressBook.replacementGrace)
+            scheduleCollisionTest(occupant)
+        }
     }
 
     mutating func handshakeFailure(_ id: ConnectionID, code: ErrorCode, message: String, offence: Offence?) {
@@ -324,6 +341,11 @@ extension Node {
         case let .pong(pong):
             if connections[id]?.pingNonce == pong.nonce {
                 connections[id]?.pongReceivedAt = now
+                if let sent = connections[id]?.pingSentAt {
+                    let rtt = now - sent
+                    let best = connections[id]?.minRoundTrip ?? rtt
+                    connections[id]?.minRoundTrip = min(best, rtt)
+                }
                 connections[id]?.pingNonce = nil
                 connections[id]?.pingSentAt = nil
             }

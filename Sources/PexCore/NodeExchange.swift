@@ -107,6 +107,7 @@ extension Node {
         }
         metrics.syncRounds += 1
         metrics.syncRecords += total
+        connections[id]?.exchanges += 1
         event(.syncCompleted(key, records: total, full: full))
         if !initialSyncDone {
             initialSyncDone = true
@@ -198,11 +199,14 @@ extension Node {
             }
             syncLog.noteChange(key)
             persistPeer(key)
+            // A record relayed or listed (not the peer's own Hello): the peer was useful.
+            if source != nil { connections[id]?.lastUsefulAt = now }
             event(.peerDiscovered(key, seq: record.seq, addresses: record.addresses))
             relayAs = .peerAnnouncement(PeerAnnouncement(records: [record.signed]))
         case .updated:
             syncLog.noteChange(key)
             persistPeer(key)
+            if source != nil { connections[id]?.lastUsefulAt = now }
             event(.peerUpdated(key, seq: record.seq, addresses: record.addresses))
             relayAs = .peerUpdate(PeerUpdate(records: [record.signed]))
         case .unchanged, .stale, .dropped:

@@ -65,6 +65,7 @@ extension Node {
         }
         refreshOwnRecordIfDue()
         fillOutbound()
+        releaseAddressFetches()
         updateState()
     }
 
@@ -122,7 +123,9 @@ extension Node {
     /// Picks a peer from the address book (mixing tried and new, avoiding recent failures).
     /// - Returns: Whether the book offered a candidate (dialled or skipped).
     mutating func dialFromBook() -> Bool {
-        let busy = busyKeys
+        // The peer of an address fetch stays selectable: picking it keeps its connection.
+        let fetching = addressFetchPeers
+        let busy = fetching.isEmpty ? busyKeys : busyKeysExcludingAddressFetches
         let banned = bans
         let now = self.now
         let own = identity.publicKey
@@ -146,6 +149,10 @@ extension Node {
         // node's CPU. (Only existence is asked, so the dictionary's order decides nothing.)
         guard book.book.keys.contains(where: { !exclude($0) }) else { return false }
         guard let entry = book.select(now: now, using: &random, excluding: exclude) else { return false }
+        if let fetch = fetching[entry.publicKey] {
+            promoteAddressFetch(fetch)
+            return true
+        }
         switch dialPlan(for: entry.record) {
         case nil:
             // Nothing we may dial (every address refused by policy): count it, so it loses out.
@@ -245,11 +252,16 @@ extension Node {
         }
     }
 
-    /// Dials every eligible address of a tier. - Returns: Whether any dial or query started.
+    /// Dials eligible addresses of a tier in random order, until `bootstrapDialsAtOnce` bootstrap
+    /// dials or queries are in progress: a newcomer takes one bootstrap slot at a time, and
+    /// newcomers spread over the bootstrap peers instead of all filling the first one.
+    /// - Returns: Whether any dial or query started.
     mutating func dialTier(_ addresses: [Multiaddr], inProgress: Set<Multiaddr>) -> Bool {
         var started = false
-        for address in addresses where !inProgress.contains(address) && !ownAddresses.contains(address) {
-            guard bootstrap.eligible(address, now: now), outboundCount < config.targetOutbound else { continue }
+        var room = max(1, config.bootstrapDialsAtOnce) - inProgress.count
+        var eligible = addresses.filter { !inProgress.contains($0) && !ownAddresses.contains($0) && bootstrap.eligible($0, now: now) }
+        while room > 0, !eligible.isEmpty, outboundCount < config.targetOutbound {
+            let address = eligible.remove(at: Int.random(in: 0..<eligible.count, using: &random))
             guard let target = try? address.dialTarget(), target.transport == .tcp else { continue }
             switch target.host {
             case let .dns(name, family):
@@ -262,6 +274,7 @@ extension Node {
                 dial(address, purpose: .bootstrap(address), expectedKey: nil)
             }
             started = true
+            room -= 1
         }
         return started
     }

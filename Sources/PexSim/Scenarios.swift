@@ -20,7 +20,7 @@ public struct ScenarioParams: Sendable {
     public var crypto: SimCrypto
     /// A shorter version (fewer rounds and nodes) for `make sim` and tests.
     public var short: Bool
-    /// Inbound slots of the bootstrap nodes; nil gives them room for every node.
+    /// Inbound slots of the bootstrap nodes; nil keeps the shipped default (`NodeConfig.maxInbound`).
     public var bootstrapInbound: Int?
 
     public init(nodes: Int? = nil, seed: UInt64 = 1, crypto: SimCrypto = .fake, short: Bool = false,
@@ -49,13 +49,12 @@ final class Bench {
         self.timing = timing
         let bootstrap = Array(0..<min(bootstraps, nodes))
         self.bootstrap = bootstrap
-        // Bootstrap nodes take every newcomer at once: with the default 32 inbound slots the
-        // first 32 dialers keep them for good and the rest never join (see docs/PERFORMANCE.md,
-        // "bootstrap saturation"), so the measured networks give them room for everyone.
-        let bootstrapInbound = params.bootstrapInbound ?? (nodes + rosterExtra)
+        // Bootstrap nodes run the shipped configuration unless told otherwise: newcomers take
+        // their slots one address fetch at a time and inbound eviction makes room when full.
+        let bootstrapInbound = params.bootstrapInbound
         sim = SimNetwork.build(count: nodes, seed: params.seed, crypto: params.crypto, bootstrap: bootstrap,
                                roster: roster, timing: timing, rosterExtra: rosterExtra) { i, c in
-            if bootstrap.contains(i) { c.maxInbound = max(c.maxInbound, bootstrapInbound) }
+            if bootstrap.contains(i), let bootstrapInbound { c.maxInbound = bootstrapInbound }
             configure(i, &c)
         }
         checker = InvariantChecker(crypto: params.crypto.provider, everyStep: false)
@@ -392,6 +391,7 @@ public enum Scenarios {
         let healed = bench.run(until: { bench.sim.converged(among: all) }, limit: .minutes(30), series: "coverage") {
             bench.sim.coverage(holders: all, subjects: all)
         }
+        if healed == nil { bench.result.notes += ["not healed:"] + bench.sim.diagnose(among: all) }
         bench.result.metrics["partition_rounds"] = Double(partitionRounds)
         bench.result.metrics["heal_seconds"] = healed?.seconds ?? -1
         bench.result.metrics["heal_rounds"] = healed.map(bench.rounds) ?? -1

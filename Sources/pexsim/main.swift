@@ -36,7 +36,7 @@ struct Run: ParsableCommand {
     @Flag(help: "A shorter version (fewer nodes and rounds).")
     var short = false
 
-    @Option(help: "Inbound slots of the 3 bootstrap nodes (default: room for every node; 32 is the shipped default).")
+    @Option(help: "Inbound slots of the 3 bootstrap nodes (default: the shipped maxInbound, 32).")
     var bootstrapInbound: Int?
 
     @Flag(help: "Print the result as JSON.")
