@@ -19,6 +19,8 @@ public struct Node {
     /// Our current signed record.
     public internal(set) var ownRecord: SignedPeerRecord?
     public internal(set) var ownSeq: UInt64 = 0
+    /// `expiresAt` of `ownRecord` (Unix seconds), kept so the refresh check need not decode it.
+    var ownExpiresAt: UInt64 = 0
 
     let crypto: any CryptoProvider
     var random: AnyRandom
@@ -203,12 +205,50 @@ public struct Node {
     public func nextDeadline() -> Instant? {
         guard state != .stopped else { return nil }
         var deadline = min(nextSyncAt, nextMaintenanceAt, nextFeelerAt)
-        if readyPeers.isEmpty, let retry = bootstrap.nextAttempt(after: now) { deadline = min(deadline, retry) }
-        for id in connectionOrder {
-            guard let c = connections[id] else { continue }
-            deadline = min(deadline, connectionDeadline(c))
+        if !hasReadyPeer, let retry = bootstrap.nextAttempt(after: now) { deadline = min(deadline, retry) }
+        // The minimum does not depend on order, so the connections are read in place: this runs
+        // after every input, and copying each `Connection` out of the dictionary was most of the
+        // simulator's time.
+        let values = connections.values
+        var i = values.startIndex
+        while i != values.endIndex {
+            deadline = min(deadline, connectionDeadline(values[i]))
+            values.formIndex(after: &i)
         }
         return max(deadline, now)
+    }
+
+    /// The phase of a connection, read in place (a `connections[id]?.phase` copies the whole
+    /// connection, and the relay paths ask this of every connection per record).
+    func phase(of id: ConnectionID) -> Connection.Phase? {
+        connections.index(forKey: id).map { connections.values[$0].phase }
+    }
+
+    /// The peer key of a connection, read in place.
+    func peerKey(of id: ConnectionID) -> PublicKey? {
+        connections.index(forKey: id).flatMap { connections.values[$0].peerRecord?.publicKey }
+    }
+
+    /// Whether any connection is ready (`!readyPeers.isEmpty`, without building the list).
+    var hasReadyPeer: Bool {
+        let values = connections.values
+        var i = values.startIndex
+        while i != values.endIndex {
+            if values[i].phase == .ready { return true }
+            values.formIndex(after: &i)
+        }
+        return false
+    }
+
+    /// Whether some connection's timer (`connectionDeadline`) has passed, read in place.
+    var anyConnectionDue: Bool {
+        let values = connections.values
+        var i = values.startIndex
+        while i != values.endIndex {
+            if now >= connectionDeadline(values[i]) { return true }
+            values.formIndex(after: &i)
+        }
+        return false
     }
 
     func connectionDeadline(_ c: Connection) -> Instant {

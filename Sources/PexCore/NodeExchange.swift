@@ -118,7 +118,7 @@ extension Node {
         let sourceGroup = c.remoteIP?.netGroup ?? []
         var accepted = 0
         for signed in records.prefix(allowed) {
-            guard connections[id]?.phase == .ready else { break }
+            guard phase(of: id) == .ready else { break }
             let known = knownRecord(of: signed)
             switch validator.validate(signed, known: known, now: now) {
             case let .accepted(record, _):
@@ -193,12 +193,12 @@ extension Node {
             break
         }
         guard let frame = relayAs, seen.insert(publicKey: key, seq: record.seq) else { return }
-        relay(frame, except: [id] + connectionOrder.filter { source != nil && connections[$0]?.peerKey == source && $0 != id })
+        relay(frame, except: [id] + (source == nil ? [] : connectionOrder.filter { $0 != id && peerKey(of: $0) == source }))
     }
 
     /// Sends a new or updated record to `relayFanout` random ready peers, never to its source.
     mutating func relay(_ frame: Frame, except: [ConnectionID]) {
-        var candidates = connectionOrder.filter { connections[$0]?.isReady == true && !except.contains($0) }
+        var candidates = connectionOrder.filter { phase(of: $0) == .ready && !except.contains($0) }
         var chosen = 0
         while chosen < config.relayFanout && !candidates.isEmpty {
             let index = Int.random(in: 0..<candidates.count, using: &random)
