@@ -431,7 +431,7 @@ public enum Scenarios {
     /// network whose nodes join over the first rounds; reports what the run cost (wall, CPU, peak
     /// memory, events) next to the coverage reached, so a slow run is still a measurement.
     static func scale(_ p: ScenarioParams) -> ScenarioResult {
-        let n = p.nodes ?? (p.short ? 500 : 10_000)
+        let n = p.nodes ?? (p.short ? 200 : 10_000)
         let totalRounds = UInt64(max(1, p.rounds ?? (p.short ? 10 : 50)))
         let cpuStart = ProcessCost.cpuSeconds()
         // Same reduced book as `growth` for very large runs (memory of the simulator).

@@ -39,7 +39,7 @@ struct Run: ParsableCommand {
     @Option(help: "Inbound slots of the 3 bootstrap nodes (default: room for every node; 32 is the shipped default).")
     var bootstrapInbound: Int?
 
-    @Option(help: "Rounds to simulate (scale; default 50, 10 with --short).")
+    @Option(help: "Rounds to simulate (scale: default 50, or 10 with --short, which also means 200 nodes).")
     var rounds: Int?
 
     @Flag(help: "Print the result as JSON.")
