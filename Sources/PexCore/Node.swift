@@ -19,6 +19,8 @@ public struct Node {
     /// Our current signed record.
     public internal(set) var ownRecord: SignedPeerRecord?
     public internal(set) var ownSeq: UInt64 = 0
+    /// `expiresAt` of `ownRecord` (Unix seconds), kept so the refresh check need not decode it.
+    var ownExpiresAt: UInt64 = 0
 
     let crypto: any CryptoProvider
     var random: AnyRandom
@@ -112,7 +114,15 @@ public struct Node {
 
     /// Number of open connections (any phase) by direction.
     public func connectionCount(_ direction: Direction) -> Int {
-        connections.values.filter { $0.direction == direction && $0.phase != .closing }.count
+        // Read in place: the simulator's invariant checker asks this after every input.
+        let values = connections.values
+        var count = 0
+        var i = values.startIndex
+        while i != values.endIndex {
+            if values[i].direction == direction && values[i].phase != .closing { count += 1 }
+            values.formIndex(after: &i)
+        }
+        return count
     }
 
     /// Whether `subject` is banned now.
@@ -129,12 +139,14 @@ public struct Node {
         for key in readyPeers where bans.isBanned(.key(key), now: now) {
             problems.append("banned key \(key) has a ready connection")
         }
+        // One sorted listing for both checks (sorted so that the problems come in a stable order).
+        let entries = book.entries
         if let roster = config.roster {
-            for entry in book.entries where !roster.contains(entry.publicKey) {
+            for entry in entries where !roster.contains(entry.publicKey) {
                 problems.append("non-member \(entry.publicKey) stored in roster mode")
             }
         }
-        for entry in book.entries where entry.record.expiresAt <= now.unixSeconds {
+        for entry in entries where entry.record.expiresAt <= now.unixSeconds {
             problems.append("expired record of \(entry.publicKey) stored")
         }
         return problems
@@ -207,12 +219,55 @@ public struct Node {
     public func nextDeadline() -> Instant? {
         guard state != .stopped else { return nil }
         var deadline = min(nextSyncAt, nextMaintenanceAt, nextFeelerAt)
-        if readyPeers.isEmpty, let retry = bootstrap.nextAttempt(after: now) { deadline = min(deadline, retry) }
-        for id in connectionOrder {
-            guard let c = connections[id] else { continue }
-            deadline = min(deadline, connectionDeadline(c))
+        if !hasReadyPeer, let retry = bootstrap.nextAttempt(after: now) { deadline = min(deadline, retry) }
+        // The minimum does not depend on order, so the connections are read in place: this runs
+        // after every input, and copying each `Connection` out of the dictionary was most of the
+        // simulator's time.
+        let values = connections.values
+        var i = values.startIndex
+        while i != values.endIndex {
+            deadline = min(deadline, connectionDeadline(values[i]))
+            values.formIndex(after: &i)
         }
         return max(deadline, now)
+    }
+
+    /// The phase of a connection, read in place (a `connections[id]?.phase` copies the whole
+    /// connection, and the relay paths ask this of every connection per record).
+    func phase(of id: ConnectionID) -> Connection.Phase? {
+        connections.index(forKey: id).map { connections.values[$0].phase }
+    }
+
+    /// The peer key of a connection, read in place.
+    func peerKey(of id: ConnectionID) -> PublicKey? {
+        connections.index(forKey: id).flatMap { connections.values[$0].peerRecord?.publicKey }
+    }
+
+    /// Whether the peer on a connection is known to hold `key` at `seq` or later, read in place.
+    func knownHolds(_ id: ConnectionID, _ key: PublicKey, seq: UInt64) -> Bool {
+        connections.index(forKey: id).map { connections.values[$0].known.holds(key, seq: seq) } ?? false
+    }
+
+    /// Whether any connection is ready (`!readyPeers.isEmpty`, without building the list).
+    var hasReadyPeer: Bool {
+        let values = connections.values
+        var i = values.startIndex
+        while i != values.endIndex {
+            if values[i].phase == .ready { return true }
+            values.formIndex(after: &i)
+        }
+        return false
+    }
+
+    /// Whether some connection's timer (`connectionDeadline`) has passed, read in place.
+    var anyConnectionDue: Bool {
+        let values = connections.values
+        var i = values.startIndex
+        while i != values.endIndex {
+            if now >= connectionDeadline(values[i]) { return true }
+            values.formIndex(after: &i)
+        }
+        return false
     }
 
     func connectionDeadline(_ c: Connection) -> Instant {

@@ -131,7 +131,7 @@ extension Node {
         let sourceGroup = c.remoteIP?.netGroup ?? []
         var accepted = 0
         for signed in records.prefix(allowed) {
-            guard connections[id]?.phase == .ready else { break }
+            guard phase(of: id) == .ready else { break }
             let known = knownRecord(of: signed)
             switch validator.validate(signed, known: known, now: now) {
             case let .accepted(record, _):
@@ -214,15 +214,15 @@ extension Node {
         }
         guard let frame = relayAs, seen.insert(publicKey: key, seq: record.seq) else { return }
         relay(frame, key: key, seq: record.seq,
-              except: [id] + connectionOrder.filter { source != nil && connections[$0]?.peerKey == source && $0 != id })
+              except: [id] + (source == nil ? [] : connectionOrder.filter { $0 != id && peerKey(of: $0) == source }))
     }
 
     /// Sends a new or updated record to `relayFanout` random ready peers, never to its source
     /// nor to a peer known to hold it already.
     mutating func relay(_ frame: Frame, key: PublicKey, seq: UInt64, except: [ConnectionID]) {
         var candidates = connectionOrder.filter {
-            guard let c = connections[$0], c.isReady, !except.contains($0) else { return false }
-            return !c.known.holds(key, seq: seq)
+            guard phase(of: $0) == .ready, !except.contains($0) else { return false }
+            return !knownHolds($0, key, seq: seq)
         }
         var chosen = 0
         while chosen < config.relayFanout && !candidates.isEmpty {

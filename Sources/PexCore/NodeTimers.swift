@@ -6,7 +6,9 @@ extension Node {
     /// Everything whose deadline has passed: handshake and idle timeouts, pings, request
     /// timeouts, periodic sync, outbound management, feelers, expiry of records and bans.
     mutating func runTimers() {
-        for id in connectionOrder {
+        // The walk below acts exactly on connections whose `connectionDeadline` has passed; most
+        // inputs find none, and the check reads the connections in place instead of copying each.
+        for id in anyConnectionDue ? connectionOrder : [] {
             guard let c = connections[id] else { continue }
             switch c.phase {
             case .dialing, .awaitingHello, .awaitingAuth:
@@ -83,26 +85,46 @@ extension Node {
 
     /// Outbound connections that count toward the target (feelers and closing ones do not).
     var outboundCount: Int {
-        connectionOrder.filter {
-            guard let c = connections[$0] else { return false }
-            return c.direction == .outbound && c.phase != .closing && c.purpose != .feeler
-        }.count
+        // A count does not depend on order: read the connections in place (no copies).
+        let values = connections.values
+        var count = 0
+        var i = values.startIndex
+        while i != values.endIndex {
+            if values[i].direction == .outbound && values[i].phase != .closing && values[i].purpose != .feeler { count += 1 }
+            values.formIndex(after: &i)
+        }
+        return count
     }
 
     /// Network groups we already have an outbound connection into.
     var outboundGroups: Set<[UInt8]> {
-        Set(connectionOrder.compactMap { id -> [UInt8]? in
-            guard let c = connections[id], c.direction == .outbound, c.phase != .closing, c.purpose != .feeler else { return nil }
-            return c.remoteIP?.netGroup
-        })
+        // A set: order does not matter, so the connections are read in place.
+        var groups = Set<[UInt8]>()
+        let values = connections.values
+        var i = values.startIndex
+        while i != values.endIndex {
+            if values[i].direction == .outbound, values[i].phase != .closing, values[i].purpose != .feeler,
+               let group = values[i].remoteIP?.netGroup {
+                groups.insert(group)
+            }
+            values.formIndex(after: &i)
+        }
+        return groups
     }
 
     /// Keys we are connected or connecting to.
     var busyKeys: Set<PublicKey> {
-        Set(connectionOrder.flatMap { id -> [PublicKey] in
-            guard let c = connections[id], c.phase != .closing else { return [] }
-            return [c.peerKey, c.expectedKey].compactMap { $0 }
-        })
+        var keys = Set<PublicKey>()
+        let values = connections.values
+        var i = values.startIndex
+        while i != values.endIndex {
+            if values[i].phase != .closing {
+                if let key = values[i].peerKey { keys.insert(key) }
+                if let key = values[i].expectedKey { keys.insert(key) }
+            }
+            values.formIndex(after: &i)
+        }
+        return keys
     }
 
     /// Dials until the outbound target is met: address book first, then the bootstrap fallbacks.
@@ -112,7 +134,7 @@ extension Node {
             attempts += 1
             if !dialFromBook() { break }
         }
-        if outboundCount < config.targetOutbound && readyPeers.isEmpty {
+        if outboundCount < config.targetOutbound && !hasReadyPeer {
             dialBootstrap()
         }
     }
@@ -339,7 +361,7 @@ extension Node {
     /// bootstrapping → initialSync → maintenance, and back to bootstrapping with no ready peer.
     mutating func updateState() {
         guard state != .stopped else { return }
-        if readyPeers.isEmpty {
+        if !hasReadyPeer {
             if state != .bootstrapping {
                 setState(.bootstrapping)
                 initialSyncDone = false

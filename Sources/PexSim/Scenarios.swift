@@ -11,6 +11,7 @@ public enum ScenarioName: String, Sendable, CaseIterable, Codable {
     case churn
     case partition
     case loss
+    case scale
 }
 
 /// Parameters common to every scenario.
@@ -22,10 +23,13 @@ public struct ScenarioParams: Sendable {
     public var short: Bool
     /// Inbound slots of the bootstrap nodes; nil keeps the shipped default (`NodeConfig.maxInbound`).
     public var bootstrapInbound: Int?
+    /// Rounds to simulate, for scenarios that run a fixed number (`scale`); nil keeps the default.
+    public var rounds: Int?
 
     public init(nodes: Int? = nil, seed: UInt64 = 1, crypto: SimCrypto = .fake, short: Bool = false,
-                bootstrapInbound: Int? = nil) {
+                bootstrapInbound: Int? = nil, rounds: Int? = nil) {
         self.bootstrapInbound = bootstrapInbound
+        self.rounds = rounds
         self.nodes = nodes
         self.seed = seed
         self.crypto = crypto
@@ -170,6 +174,7 @@ public enum Scenarios {
         case .churn: churn(p)
         case .partition: partition(p)
         case .loss: loss(p)
+        case .scale: scale(p)
         }
     }
 
@@ -418,5 +423,79 @@ public enum Scenarios {
         bench.result.notes.append("20 % of TCP segment transmissions lost: each loss costs a 200 ms RTO, doubling per "
                                   + "consecutive loss; 7 losses in a row reset the connection")
         return bench.finish()
+    }
+
+    // MARK: Simulator scale
+
+    /// The simulator's own target: 10 000 nodes × 50 rounds in at most 60 s of wall time. An open
+    /// network whose nodes join over the first rounds; reports what the run cost (wall, CPU, peak
+    /// memory, events) next to the coverage reached, so a slow run is still a measurement.
+    static func scale(_ p: ScenarioParams) -> ScenarioResult {
+        let n = p.nodes ?? (p.short ? 200 : 10_000)
+        let totalRounds = UInt64(max(1, p.rounds ?? (p.short ? 10 : 50)))
+        let cpuStart = ProcessCost.cpuSeconds()
+        // Same reduced book as `growth` for very large runs (memory of the simulator).
+        let small = n > 2000
+        let bench = Bench(.scale, nodes: n, params: p, roster: false) { _, c in
+            if small {
+                c.addressBook.newBucketCount = 32
+                c.addressBook.triedBucketCount = 8
+                c.maxPeersPerResponse = 250
+            }
+        }
+        // Joins spread over the first tenth of the run (at least one round).
+        let joinRounds = max(1, totalRounds / 10)
+        bench.start(spread: bench.round * joinRounds)
+        let sampleHolders = (0..<min(n, 100)).map { $0 * max(1, n / 100) }
+        for t in 1...totalRounds {
+            bench.run(for: bench.round)
+            let at = Double(t) * bench.round.seconds
+            bench.result.series["wall_seconds", default: []].append([at, Date().timeIntervalSince(bench.started)])
+            bench.result.series["events", default: []].append([at, Double(bench.sim.steps)])
+        }
+        let live = bench.sim.hosts.indices.filter { bench.sim.isAlive($0) }
+        let holders = sampleHolders.filter { bench.sim.isAlive($0) }
+        bench.result.metrics["rounds"] = Double(totalRounds)
+        bench.result.metrics["join_rounds"] = Double(joinRounds)
+        bench.result.metrics["final_coverage"] = bench.sim.coverage(holders: holders, subjects: live)
+        bench.result.metrics["final_maintenance_share"] = bench.fraction(live) { $0.state == .maintenance }
+        bench.result.metrics["links"] = Double(bench.sim.connectionCount)
+        var res = bench.finish()
+        let cpu = ProcessCost.cpuSeconds() - cpuStart
+        res.metrics["wall_seconds"] = res.wallSeconds
+        res.metrics["cpu_seconds"] = cpu
+        res.metrics["max_rss_mb"] = ProcessCost.maxResidentMegabytes()
+        res.metrics["events"] = Double(res.steps)
+        res.metrics["events_per_second"] = res.wallSeconds > 0 ? Double(res.steps) / res.wallSeconds : 0
+        res.notes.append("open network, \(n) nodes joining uniformly over the first \(joinRounds) round(s) from 3 bootstrap nodes "
+                         + "(room for every node), \(totalRounds) rounds; coverage = share of live nodes whose current record "
+                         + "a sample of ≤ 100 nodes holds" + (small ? "; address book 32 new + 8 tried buckets, 250 records per response" : ""))
+        res.targets.append(TargetCheck("wall_seconds_10000x50", bound: 60,
+                                       measured: n >= 10_000 && totalRounds >= 50 ? res.wallSeconds : nil))
+        return res
+    }
+}
+
+/// What the simulator process has cost so far (getrusage).
+enum ProcessCost {
+    #if canImport(Glibc)
+    static let selfWho = __rusage_who_t(RUSAGE_SELF.rawValue)
+    #else
+    static let selfWho = RUSAGE_SELF
+    #endif
+
+    /// User plus system CPU seconds of this process.
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        guard getrusage(Self.selfWho, &usage) == 0 else { return 0 }
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1_000_000 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// Peak resident memory in MB (`ru_maxrss` is in kilobytes on Linux).
+    static func maxResidentMegabytes() -> Double {
+        var usage = rusage()
+        guard getrusage(Self.selfWho, &usage) == 0 else { return 0 }
+        return Double(usage.ru_maxrss) / 1024
     }
 }

@@ -77,6 +77,17 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
         self.bytes = bytes
     }
 
+    /// Hashes the 32 bytes in one call: keys index every table of a node, and the synthesized
+    /// conformance fed the hasher one byte at a time.
+    ///
+    /// - Parameter hasher: The hasher to feed.
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+
+    /// Byte-wise equality (the same as the synthesized one, kept next to `hash(into:)`).
+    public static func == (a: PublicKey, b: PublicKey) -> Bool { a.bytes == b.bytes }
+
     /// Parses a public key written as standard base64 (the original project's format).
     ///
     /// - Parameter base64: 44 characters of padded standard base64.

@@ -39,6 +39,9 @@ struct Run: ParsableCommand {
     @Option(help: "Inbound slots of the 3 bootstrap nodes (default: the shipped maxInbound, 32).")
     var bootstrapInbound: Int?
 
+    @Option(help: "Rounds to simulate (scale: default 50, or 10 with --short, which also means 200 nodes).")
+    var rounds: Int?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -51,16 +54,17 @@ struct Run: ParsableCommand {
     func validate() throws {
         if json && csv { throw ValidationError("choose one of --json and --csv") }
         if let nodes, nodes < 2 || nodes > 100_000 { throw ValidationError("--nodes must be within 2…100000") }
+        if let rounds, rounds < 1 || rounds > 10_000 { throw ValidationError("--rounds must be within 1…10000") }
     }
 
     func run() throws {
         let result = Scenarios.run(scenario, ScenarioParams(nodes: nodes, seed: seed, crypto: crypto, short: short,
-                                                                bootstrapInbound: bootstrapInbound))
+                                                                bootstrapInbound: bootstrapInbound, rounds: rounds))
         if json { print(result.json()) } else if csv { print(result.csv(header: true)) } else { print(result.text, terminator: "") }
         if let output { try result.json().write(toFile: output, atomically: true, encoding: .utf8) }
         if !result.violations.isEmpty {
             FileHandle.standardError.write(Data(("safety violated; replay: swift run -c release pexsim run \(scenario.rawValue)"
-                + (nodes.map { " --nodes \($0)" } ?? "") + " --seed \(seed) --crypto \(crypto.rawValue)\(short ? " --short" : "")\n").utf8))
+                + (nodes.map { " --nodes \($0)" } ?? "") + (rounds.map { " --rounds \($0)" } ?? "") + " --seed \(seed) --crypto \(crypto.rawValue)\(short ? " --short" : "")\n").utf8))
             throw ExitCode(1)
         }
     }

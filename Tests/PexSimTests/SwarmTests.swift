@@ -13,20 +13,46 @@ func shortOptions(seed: UInt64, nodes: Int) -> SwarmOptions {
     return o
 }
 
+/// Outcomes of seeds run in parallel, one slot per seed.
+final class SeedResults: @unchecked Sendable {
+    private let lock = NSLock()
+    private var slots: [SwarmOutcome?]
+
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ outcome: SwarmOutcome) {
+        lock.lock(); defer { lock.unlock() }
+        slots[index] = outcome
+    }
+
+    /// Every outcome in slot order (a slot never filled would be a crashed run, and fails the count).
+    var all: [SwarmOutcome] {
+        lock.lock(); defer { lock.unlock() }
+        return slots.compactMap { $0 }
+    }
+}
+
 final class SwarmTests: XCTestCase {
     /// 20 seeds with faults; invariants after every step, then liveness. 16 nodes per seed by
     /// default (a debug build runs the real core about 20× slower than release);
     /// `PEXSIM_SWEEP_NODES=64` runs the full 64-node sweep, and `make sim` runs it in release.
     func testSeedSweep() {
         let nodes = ProcessInfo.processInfo.environment["PEXSIM_SWEEP_NODES"].flatMap(Int.init) ?? 16
+        let seeds = Array(UInt64(100)..<120)
+        // Each seed is an independent simulation: they run on every core, and the results are
+        // read back in seed order, so the outcome does not depend on scheduling.
+        let outcomes = SeedResults(count: seeds.count)
+        DispatchQueue.concurrentPerform(iterations: seeds.count) { k in
+            outcomes.set(k, Swarm.run(seed: seeds[k], crypto: .fake, options: shortOptions(seed: seeds[k], nodes: nodes)))
+        }
         var failures: [String] = []
         var configurations = Set<String>()
-        for seed in UInt64(100)..<120 {
-            let outcome = Swarm.run(seed: seed, crypto: .fake, options: shortOptions(seed: seed, nodes: nodes))
+        for (seed, outcome) in zip(seeds, outcomes.all) {
             configurations.insert("\(outcome.options.partition.rawValue)/\(outcome.options.churn.rawValue)")
             XCTAssertGreaterThan(outcome.checks, 1000, "seed \(seed): the checker did not run")
             if !outcome.passed { failures.append(outcome.summary) }
         }
+        XCTAssertEqual(outcomes.all.count, seeds.count)
         XCTAssertEqual(failures, [], failures.joined(separator: "\n"))
         // Swarm testing: the seeds must actually explore different fault mixes.
         XCTAssertGreaterThanOrEqual(configurations.count, 6)
