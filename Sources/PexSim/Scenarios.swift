@@ -11,6 +11,11 @@ public enum ScenarioName: String, Sendable, CaseIterable, Codable {
     case churn
     case partition
     case loss
+    // Attacks (AttackScenarios.swift).
+    case flood
+    case eclipse
+    case equivocate
+    case replay
 }
 
 /// Parameters common to every scenario.
@@ -171,6 +176,10 @@ public enum Scenarios {
         case .churn: churn(p)
         case .partition: partition(p)
         case .loss: loss(p)
+        case .flood: flood(p)
+        case .eclipse: eclipse(p)
+        case .equivocate: equivocate(p)
+        case .replay: replay(p)
         }
     }
 
