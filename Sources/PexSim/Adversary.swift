@@ -88,6 +88,8 @@ public final class Adversary: SimScript {
         var nextTrickle: Instant?
         var nextFlood: Instant?
         var open = true
+        /// The identity of this connection's Hello: a rotation must not change it mid-handshake.
+        var identity: KeyPair?
         init(id: ConnectionID, role: AuthRole, nonce: [UInt8]) {
             self.id = id
             self.role = role
@@ -290,6 +292,7 @@ public final class Adversary: SimScript {
 
     func sendHello(_ c: Conn) {
         let shown = c.remoteIP.flatMap { plan.helloRecord[$0] } ?? record
+        c.identity = identity
         let hello = Frame.hello(Hello(networkID: networkID, record: shown, nonce: c.nonce, capabilities: [],
                                       maxFrameSize: 0, agent: "adversary"))
         c.ourHello = hello.encoded()
@@ -320,7 +323,7 @@ public final class Adversary: SimScript {
                 let (initiator, responder) = c.role == .initiator ? (c.ourHello, bytes) : (bytes, c.ourHello)
                 let payload = AuthTranscript.payload(role: c.role, initiatorHello: initiator, responderHello: responder,
                                                      peerNonce: hello.nonce, crypto: crypto)
-                send(c, .auth(Auth(signature: crypto.sign(payload: payload, domain: .auth, keyPair: identity))))
+                send(c, .auth(Auth(signature: crypto.sign(payload: payload, domain: .auth, keyPair: c.identity ?? identity))))
                 c.sentAuth = true
             case .auth:
                 guard c.sentAuth, !c.ready else { continue }

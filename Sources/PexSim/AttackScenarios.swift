@@ -227,7 +227,7 @@ final class AttackRun {
 
 extension Scenarios {
     /// How long an attack run observes after convergence, in rounds.
-    static func observeRounds(_ p: ScenarioParams) -> Int { p.short ? 8 : 40 }
+    static func observeRounds(_ p: ScenarioParams, _ override: Int? = nil) -> Int { override ?? (p.short ? 8 : 40) }
 
     static func attackNodes(_ p: ScenarioParams) -> Int { p.nodes ?? (p.short ? 32 : 64) }
 
@@ -291,7 +291,8 @@ extension Scenarios {
     ///   - sybils: Attacker hosts in one /24 that dial the victim, announce and serve fake records.
     ///   - fakes: Further attacker hosts in the same /16 that only answer dials (so the fake
     ///     records are reachable and can be tried) and serve fake records.
-    static func eclipseRun(_ p: ScenarioParams, nodes n: Int, roster: Bool, sybils: Int, fakes: Int) -> ScenarioResult {
+    static func eclipseRun(_ p: ScenarioParams, nodes n: Int, roster: Bool, sybils: Int, fakes: Int,
+                           observe: Int? = nil) -> ScenarioResult {
         compare(.eclipse, p, variant: roster ? "roster mode (attackers are not members)" : "open network") { attack in
             let run = AttackRun(.eclipse, p, nodes: n, roster: roster)
             let victimAddress = run.sim.address(of: run.victim)
@@ -320,7 +321,7 @@ extension Scenarios {
             }
             run.start(attack: attack)
             let took = run.converge(limit: .minutes(30))
-            let seen = run.observe(rounds: observeRounds(p))
+            let seen = run.observe(rounds: observeRounds(p, observe))
             run.bench.result.metrics["max_victim_attacker_share"] = seen.table
             run.bench.result.metrics["max_victim_outbound_attacker_share"] = seen.outbound
             run.bench.result.metrics["attacker_hosts"] = Double(sybils + fakes)
@@ -342,13 +343,20 @@ extension Scenarios {
     /// back under a fresh key each time it is cut off.
     static func flood(_ p: ScenarioParams) -> ScenarioResult {
         let n = attackNodes(p)
-        let open = floodRun(p, nodes: n, roster: false)
-        let roster = floodRun(p, nodes: n, roster: true)
-        return merge(.flood, p, [("open", open), ("roster", roster)])
+        let open = floodRun(p, nodes: n, roster: false, rotate: true)
+        let fixed = floodRun(p, nodes: n, roster: false, rotate: false)
+        let roster = floodRun(p, nodes: n, roster: true, rotate: true)
+        return merge(.flood, p, [("open", open), ("open_one_key", fixed), ("roster", roster)])
     }
 
-    static func floodRun(_ p: ScenarioParams, nodes n: Int, roster: Bool) -> ScenarioResult {
-        compare(.flood, p, variant: roster ? "roster mode (the flooder is a member; fresh keys are not)" : "open network") { attack in
+    /// One flood run pair (attacked and baseline).
+    /// - Parameters:
+    ///   - rotate: The flooder comes back under a fresh key after each disconnection (else under the same key).
+    ///   - observe: Rounds observed after convergence (default per `short`).
+    static func floodRun(_ p: ScenarioParams, nodes n: Int, roster: Bool, rotate: Bool, observe: Int? = nil) -> ScenarioResult {
+        let variant = (roster ? "roster mode (the flooder is a member; fresh keys are not)" : "open network")
+            + (rotate ? ", a fresh key after each disconnection" : ", always the same key")
+        return compare(.flood, p, variant: variant) { attack in
             let run = AttackRun(.flood, p, nodes: n, roster: roster, members: roster ? 1 : 0)
             let pool = (0..<2000).map { k -> SignedPeerRecord in
                 let key = Adversary.key(0xf1, k)
@@ -364,11 +372,11 @@ extension Scenarios {
             plan.floodPings = 1
             plan.floodRecords = 100
             plan.floodPool = pool
-            plan.rotateIdentity = true
+            plan.rotateIdentity = rotate
             let flooder = run.addAdversary(ip: IPAddress(ipv4: 66, 77, 0, 1), plan: plan)
             run.start(attack: attack)
             let took = run.converge(limit: .minutes(30))
-            let seen = run.observe(rounds: observeRounds(p))
+            let seen = run.observe(rounds: observeRounds(p, observe))
             let m = flooder.stats
             let t0 = run.attackStart ?? run.sim.now
             let rel = { (t: Instant?) -> Double in t.map { ($0 - t0).seconds } ?? -1 }
@@ -389,7 +397,8 @@ extension Scenarios {
             run.bench.result.metrics = metrics
             if attack {
                 run.bench.result.notes.append("flooder at 66.77.0.1 dials the victim; every 100 ms: 1 PeerRequest, 1 Ping, 1 PeerAnnouncement "
-                    + "of 100 records (pool of 2000 fresh keys); after each disconnection it comes back under a fresh key 1 s later")
+                    + "of 100 records (pool of 2000 fresh keys, addresses in 8 /16s); after each disconnection it comes back 1 s later"
+                + (rotate ? " under a fresh key" : ""))
             }
             return (run, took)
         }
@@ -398,8 +407,9 @@ extension Scenarios {
     // MARK: Equivocation
 
     /// A member signs two different records with the same seq and shows one to each of two nodes.
-    static func equivocate(_ p: ScenarioParams) -> ScenarioResult {
-        let n = attackNodes(p)
+    static func equivocate(_ p: ScenarioParams) -> ScenarioResult { equivocateRun(p, nodes: attackNodes(p)) }
+
+    static func equivocateRun(_ p: ScenarioParams, nodes n: Int, observe: Int? = nil) -> ScenarioResult {
         var res = compare(.equivocate, p, variant: "roster mode, the equivocator is a member") { attack in
             let run = AttackRun(.equivocate, p, nodes: n, roster: true, members: 1)
             let a = run.victim, b = n - 1
@@ -413,7 +423,7 @@ extension Scenarios {
             e.plan.redialDelay = .seconds(30)
             run.start(attack: attack)
             let took = run.converge(limit: .minutes(30))
-            _ = run.observe(rounds: observeRounds(p))
+            _ = run.observe(rounds: observeRounds(p, observe))
             let key = e.identity.publicKey
             let t0 = run.attackStart ?? run.sim.now
             var m = run.bench.result.metrics
@@ -439,9 +449,10 @@ extension Scenarios {
     // MARK: Stale-record replay
 
     /// After members change address, a member keeps replaying their old records to many nodes.
-    static func replay(_ p: ScenarioParams) -> ScenarioResult {
-        let n = attackNodes(p)
-        return compare(.replay, p, variant: "roster mode, the replayer is a member") { attack in
+    static func replay(_ p: ScenarioParams) -> ScenarioResult { replayRun(p, nodes: attackNodes(p)) }
+
+    static func replayRun(_ p: ScenarioParams, nodes n: Int, observe: Int? = nil) -> ScenarioResult {
+        compare(.replay, p, variant: "roster mode, the replayer is a member") { attack in
             let run = AttackRun(.replay, p, nodes: n, roster: true, members: 1)
             let r = run.addAdversary(ip: IPAddress(ipv4: 66, 77, 0, 1))
             run.start(attack: false)
@@ -470,7 +481,7 @@ extension Scenarios {
             }
             let spread = run.bench.run(until: { seqs.allSatisfy { run.bench.everyoneHas($0.0, seq: $0.1, holders: run.honest) } },
                                        limit: .minutes(10), step: .milliseconds(500))
-            _ = run.observe(rounds: observeRounds(p))
+            _ = run.observe(rounds: observeRounds(p, observe))
             var m = run.bench.result.metrics
             m["initial_convergence_seconds"] = initial?.seconds ?? -1
             m["movers"] = Double(movers.count)
