@@ -238,6 +238,7 @@ extension Scenarios {
         let (attacked, took) = body(true)
         let (baseline, baseTook) = body(false)
         var m = attacked.bench.result.metrics
+        for (k, v) in baseline.bench.result.metrics { m["baseline_" + k] = v }
         attacked.record(into: &m, prefix: "")
         baseline.record(into: &m, prefix: "baseline_")
         m["convergence_seconds"] = took?.seconds ?? -1

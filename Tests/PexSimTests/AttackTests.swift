@@ -36,8 +36,10 @@ final class AttackTests: XCTestCase {
         XCTAssertEqual(metric(r, "flooder_identities"), 1)
         XCTAssertEqual(metric(r, "victim_bans_of_honest"), 0)
         XCTAssertEqual(metric(r, "victim_offences_by_honest"), 0)
-        // Only the first 3 requests (the burst) of each identity get an answer.
-        XCTAssertLessThan(metric(r, "flooder_responses_received"), metric(r, "flooder_requests_sent") / 10)
+        // Each connection answers its burst of 3 requests, then only RATE_LIMITED (the flooder
+        // also floods the honest nodes that dial it, each of which cuts it off the same way).
+        XCTAssertLessThanOrEqual(metric(r, "flooder_responses_received"), 3 * metric(r, "flooder_handshakes") + 2)
+        XCTAssertLessThan(metric(r, "flooder_responses_received"), metric(r, "flooder_requests_sent"))
         XCTAssertGreaterThanOrEqual(metric(r, "convergence_seconds"), 0, "honest nodes did not converge under the flood")
         XCTAssertEqual(metric(r, "baseline_victim_bans"), 0)
     }
@@ -90,16 +92,16 @@ final class AttackTests: XCTestCase {
     /// Many identities of one /16 feeding records of many more: at most 10 % of the victim's
     /// book in an open network, nothing at all in roster mode.
     func testEclipseShareStaysBelowTheBound() {
-        let open = Scenarios.eclipseRun(params(24), nodes: 24, roster: false, sybils: 4, fakes: 60, observe: 4)
+        let open = Scenarios.eclipseRun(params(20), nodes: 20, roster: false, sybils: 3, fakes: 24, observe: 2)
         XCTAssertEqual(open.violations, [])
         XCTAssertGreaterThan(metric(open, "attacker_handshakes"), 0)
-        XCTAssertGreaterThan(metric(open, "attacker_records_sent"), 100)
+        XCTAssertGreaterThan(metric(open, "attacker_records_sent"), 27)
         XCTAssertGreaterThan(metric(open, "victim_attacker_entries"), 0, "the attacker reached the book at all")
         XCTAssertLessThanOrEqual(metric(open, "max_victim_attacker_share"), 0.10)
         XCTAssertLessThanOrEqual(metric(open, "honest_max_attacker_share"), 0.10)
         XCTAssertGreaterThanOrEqual(metric(open, "convergence_seconds"), 0)
 
-        let roster = Scenarios.eclipseRun(params(12), nodes: 12, roster: true, sybils: 4, fakes: 8, observe: 1)
+        let roster = Scenarios.eclipseRun(params(8), nodes: 8, roster: true, sybils: 2, fakes: 2, observe: 1)
         XCTAssertEqual(roster.violations, [])
         XCTAssertEqual(metric(roster, "attacker_handshakes"), 0)
         XCTAssertEqual(metric(roster, "max_victim_attacker_share"), 0)
