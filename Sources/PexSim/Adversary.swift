@@ -22,8 +22,6 @@ public struct AdversaryPlan: Sendable {
     /// Records announced once a connection is ready, in `PeerAnnouncement`s of at most `announceBurst`.
     public var announce: [SignedPeerRecord] = []
     public var announceBurst = WireLimits.maxRecordsPerMessage
-    /// Announce only to peers at these IP addresses (nil: to every peer).
-    public var announceTo: Set<IPAddress>?
     /// After the burst, `trickleCount` further records of `announce` (cycling) every `trickleInterval`.
     public var trickleInterval: TimeSpan?
     public var trickleCount = 1
@@ -345,8 +343,7 @@ public final class Adversary: SimScript {
     }
 
     func becameReady(_ c: Conn) {
-        let targeted = plan.announceTo.map { set in c.remoteIP.map(set.contains) ?? false } ?? true
-        if targeted, !plan.announce.isEmpty {
+        if !plan.announce.isEmpty {
             let burst = Array(plan.announce.prefix(plan.announceBurst))
             for chunk in stride(from: 0, to: burst.count, by: WireLimits.maxRecordsPerMessage) {
                 announce(c, Array(burst[chunk..<min(chunk + WireLimits.maxRecordsPerMessage, burst.count)]))
@@ -377,10 +374,5 @@ public final class Adversary: SimScript {
         send(c, .peerResponse(PeerResponse(requestID: request.requestID, records: records,
                                            next: SyncCursor(epoch: 1, position: UInt64(records.count)),
                                            more: false, full: request.since == nil)))
-    }
-
-    /// Connections ready now, and how many of them were dialled by `ip` (the peer's outbound slots).
-    public func readyConnections(from ip: IPAddress? = nil) -> Int {
-        conns.values.filter { $0.ready && $0.open && (ip == nil || ($0.role == .responder && $0.remoteIP == ip)) }.count
     }
 }

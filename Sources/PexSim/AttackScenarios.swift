@@ -434,6 +434,9 @@ extension Scenarios {
             m["equivocation_evidence_persisted"] = Double(run.tracker.evidence)
             m["honest_banning_equivocator"] = Double(run.honest.filter { run.sim.inspect($0) { $0.isBanned(.key(key)) } ?? false }.count)
             m["honest_holding_equivocator"] = Double(run.honest.filter { run.sim.inspect($0) { $0.entry(for: key) != nil } ?? false }.count)
+            m["honest_holding_second_version"] = Double(run.honest.filter { h in
+                run.sim.inspect(h) { $0.entry(for: key)?.record.signed == second } ?? false
+            }.count)
             m["equivocator_handshakes"] = Double(e.stats.handshakes)
             m["equivocator_banned_errors"] = Double(e.stats.errorsReceived["banned"] ?? 0)
             run.bench.result.metrics = m
