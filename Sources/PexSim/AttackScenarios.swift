@@ -328,7 +328,7 @@ extension Scenarios {
             run.bench.result.metrics["attacker_hosts"] = Double(sybils + fakes)
             run.bench.result.metrics["attacker_handshakes"] = Double(connectors.reduce(0) { $0 + $1.stats.handshakes })
             run.bench.result.metrics["attacker_records_sent"] = Double((connectors + passive).reduce(0) { $0 + $1.stats.recordsSent })
-            run.bench.result.metrics["attacker_connections_from_victim"] = Double(passive.reduce(0) { $0 + $1.stats.accepted })
+            run.bench.result.metrics["attacker_dialled_by_honest"] = Double(passive.reduce(0) { $0 + $1.stats.accepted })
             if attack {
                 run.bench.result.notes.append("\(sybils) attacker hosts in 66.77.0.0/24 dial the victim, announce \(records.count) attacker "
                     + "records (1000 at once, then 1 per 10 s) and serve them to every PeerRequest; \(fakes) more attacker hosts in "
