@@ -32,6 +32,10 @@ public struct AddressBook: Sendable {
     var protectedKeys: [PublicKey] = []
     /// Collisions waiting for a test, oldest first.
     var pending: [PendingCollision] = []
+    /// Address group of every unprotected entry, and how many unprotected entries each group
+    /// holds (for `maxGroupShare`); kept in step by `syncGroup(_:)`.
+    var groupOf: [PublicKey: [UInt8]] = [:]
+    var groupCounts: [[UInt8]: Int] = [:]
 
     /// Occupied slots of the new table.
     public internal(set) var newCount = 0
@@ -54,6 +58,7 @@ public struct AddressBook: Sendable {
         c.triedBucketsPerGroup = max(1, c.triedBucketsPerGroup)
         c.maxProtected = max(0, c.maxProtected)
         c.maxPendingCollisions = max(0, c.maxPendingCollisions)
+        c.minEntriesPerGroup = max(1, c.minEntriesPerGroup)
         self.config = c
         self.secret = secret
         self.hash = hash
@@ -177,6 +182,7 @@ public struct AddressBook: Sendable {
             entry.lastSeen = max(entry.lastSeen, now)
             book[key] = entry
             if protected && entry.location != .protected { _ = moveToProtected(key) }
+            syncGroup(key)
             return outcome
         }
         var entry = BookEntry(
@@ -188,6 +194,7 @@ public struct AddressBook: Sendable {
             book[key] = entry
             return .added
         }
+        guard groupHasRoom(Self.addressGroup(of: record)) else { return .dropped }
         let position = newPosition(of: entry)
         var displaced: PublicKey?
         if let occupant = newTable[flat(position.bucket, position.slot)] {
@@ -199,7 +206,34 @@ public struct AddressBook: Sendable {
         newTable[flat(position.bucket, position.slot)] = key
         newCount += 1
         book[key] = entry
+        syncGroup(key)
         return displaced.map { .addedReplacing($0) } ?? .added
+    }
+
+    /// Whether one more unprotected entry of `group` keeps the group within `maxGroupShare` of
+    /// the unprotected entries (or within `minEntriesPerGroup`).
+    func groupHasRoom(_ group: [UInt8]) -> Bool {
+        guard config.maxGroupShare < 1 else { return true }
+        let inGroup = groupCounts[group] ?? 0
+        if inGroup < config.minEntriesPerGroup { return true }
+        // share = (inGroup + 1) / (inGroup + 1 + others) ≤ maxGroupShare
+        let others = newCount + triedCount - inGroup
+        return Double(inGroup + 1) <= config.maxGroupShare * Double(inGroup + 1 + others)
+    }
+
+    /// Brings `groupOf` and `groupCounts` in line with the current entry of `key` (absent,
+    /// protected, or unprotected with its record's address group).
+    mutating func syncGroup(_ key: PublicKey) {
+        var now: [UInt8]?
+        if let entry = book[key], entry.location != .protected { now = Self.addressGroup(of: entry.record) }
+        let before = groupOf[key]
+        guard before != now else { return }
+        if let before {
+            let left = (groupCounts[before] ?? 1) - 1
+            groupCounts[before] = left > 0 ? left : nil
+        }
+        if let now { groupCounts[now, default: 0] += 1 }
+        groupOf[key] = now
     }
 
     /// Removes the entry of `key` from wherever it is, with any pending collision naming it.
@@ -220,6 +254,7 @@ public struct AddressBook: Sendable {
             triedCount -= 1
         }
         pending.removeAll { $0.newcomer == key || $0.occupant == key }
+        syncGroup(key)
         return entry
     }
 
@@ -273,6 +308,7 @@ public struct AddressBook: Sendable {
         newTable[flat(position.bucket, position.slot)] = key
         newCount += 1
         book[key] = entry
+        syncGroup(key)
         return .movedToNew(replacing: displaced)
     }
 
@@ -396,6 +432,7 @@ public struct AddressBook: Sendable {
                     triedTable[flat(position.bucket, position.slot)] = key
                     triedCount += 1
                     book[key] = entry
+                    syncGroup(key)
                     continue
                 }
             }
@@ -405,6 +442,7 @@ public struct AddressBook: Sendable {
             newTable[flat(position.bucket, position.slot)] = key
             newCount += 1
             book[key] = entry
+            syncGroup(key)
         }
         return dropped
     }
@@ -445,6 +483,9 @@ public struct AddressBook: Sendable {
             problems.append("\(book.count) entries but \(seen.count) placed")
         }
         for (key, entry) in book where entry.record.publicKey != key { problems.append("entry of \(key) holds another key's record") }
+        var counts: [[UInt8]: Int] = [:]
+        for entry in book.values where entry.location != .protected { counts[Self.addressGroup(of: entry.record), default: 0] += 1 }
+        if counts != groupCounts { problems.append("group counts out of step with the entries") }
         if pending.count > config.maxPendingCollisions { problems.append("too many pending collisions") }
         for (i, p) in pending.enumerated() {
             if case .new = book[p.newcomer]?.location {} else { problems.append("pending newcomer \(p.newcomer) not in new") }

@@ -101,6 +101,7 @@ extension AddressBook {
         let backIndex = flat(back.bucket, back.slot)
         if let holder = newTable[backIndex], let held = book[holder], !isTerrible(held, now: now) {
             book[occupant] = nil
+            syncGroup(occupant)
             pending.removeAll { $0.occupant == occupant || $0.newcomer == occupant }
             removed.append(occupant)
         } else {

@@ -18,6 +18,14 @@ public struct AddressBookConfig: Sendable, Equatable {
     public var newBucketsPerSourceGroup = 16
     /// How many tried buckets the peers of one address group can reach.
     public var triedBucketsPerGroup = 8
+    /// Largest share of the unprotected entries (new and tried) that one address group may hold;
+    /// a new key of a group at its limit is dropped. The bucket limits alone do not bound an
+    /// attacker's share in a small network: records relayed by each honest informant land in
+    /// other buckets, and the tables are mostly empty. 1 or more disables the limit.
+    public var maxGroupShare = 0.1
+    /// A group may always hold this many unprotected entries, whatever `maxGroupShare` allows
+    /// (a node that knows few peers must still be able to learn some of any group).
+    public var minEntriesPerGroup = 2
     /// Capacity of the protected set (roster members, pinned peers), kept outside the buckets.
     public var maxProtected = 1024
     /// An entry not seen for longer than this is terrible.

@@ -12,6 +12,11 @@ public enum ScenarioName: String, Sendable, CaseIterable, Codable {
     case partition
     case loss
     case scale
+    // Attacks (AttackScenarios.swift).
+    case flood
+    case eclipse
+    case equivocate
+    case replay
 }
 
 /// Parameters common to every scenario.
@@ -175,6 +180,10 @@ public enum Scenarios {
         case .partition: partition(p)
         case .loss: loss(p)
         case .scale: scale(p)
+        case .flood: flood(p)
+        case .eclipse: eclipse(p)
+        case .equivocate: equivocate(p)
+        case .replay: replay(p)
         }
     }
 

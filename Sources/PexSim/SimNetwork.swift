@@ -120,6 +120,8 @@ public final class SimNetwork {
     public var outputObserver: ((SimNetwork, Int, Output) -> Void)?
     /// Connections reset because a segment was lost `maxRetransmits` times in a row.
     public private(set) var retransmitResets = 0
+    /// Hosts driven by a script instead of a `Node` (adversaries); see `start(_:script:)`.
+    var scripts: [Int: any SimScript] = [:]
 
     public init(seed: UInt64, crypto: any CryptoProvider, start: Instant = .unix(seconds: 1_800_000_000)) {
         rng = SeededRandom(seed: seed)
@@ -166,11 +168,22 @@ public final class SimNetwork {
         input(i, .loaded(hosts[i].store.state))
     }
 
+    /// Starts host `i` driven by `script` instead of a node (an adversary speaking the wire
+    /// protocol by hand). The host has no `Node`: `inspect` and the invariant checks skip it.
+    public func start(_ i: Int, script: any SimScript) {
+        generation[i, default: 0] += 1
+        running[i] = true
+        hosts[i].node = nil
+        scripts[i] = script
+        input(i, .tick)
+    }
+
     /// Stops a host abruptly: its connections drop (peers see resets) and its memory is gone.
     public func crash(_ i: Int, keepStore: Bool = true) {
         guard running[i] else { return }
         running[i] = false
         hosts[i].node = nil
+        scripts[i] = nil
         if !keepStore { hosts[i].store = SimStore() }
         for (local, remote) in peers.sorted(by: { $0.key < $1.key }) where local.host == i {
             peers[local] = nil
@@ -410,14 +423,18 @@ public final class SimNetwork {
 
     func input(_ i: Int, _ input: Input) {
         guard running[i] else { return }
-        hosts[i].node!.handle(input, now: now)
+        if !scripts.isEmpty, let script = scripts[i] {
+            script.handle(input, now: now)
+        } else {
+            hosts[i].node!.handle(input, now: now)
+        }
         mix(UInt64(i))
         drain(i)
         observer?(self, i)
     }
 
     func drain(_ i: Int) {
-        while let output = hosts[i].node?.pollOutput() {
+        while let output = hosts[i].node?.pollOutput() ?? scripts[i]?.pollOutput() {
             switch output {
             case let .dial(id, address):
                 mix(1)
@@ -476,7 +493,7 @@ public final class SimNetwork {
             }
         }
         // `nextDeadline` through `withNode` so the (large) node value is borrowed, not copied.
-        if let deadline = withNode(i, { $0.nextDeadline() }) ?? nil {
+        if let deadline = scripts.isEmpty || scripts[i] == nil ? withNode(i, { $0.nextDeadline() }) ?? nil : scripts[i]?.nextDeadline() {
             let t = max(deadline.nanoseconds, now.nanoseconds)
             if scheduledTick[i].map({ t < $0 }) ?? true {
                 scheduledTick[i] = t
@@ -491,7 +508,7 @@ public final class SimNetwork {
             input(dialer.host, .dialFailed(dialer.connection, reason: "connection refused"))
             return
         }
-        guard let id = hosts[target].node?.newConnectionID() else { return }
+        guard let id = hosts[target].node?.newConnectionID() ?? scripts[target]?.newConnectionID() else { return }
         let accepted = Endpoint(host: target, connection: id)
         peers[dialer] = accepted
         peers[accepted] = dialer
@@ -508,13 +525,13 @@ public final class SimNetwork {
     /// Reads host `i`'s node without copying it.
     /// - Returns: What `body` returns, or nil when the host is down.
     public func inspect<T>(_ i: Int, _ body: (Node) -> T) -> T? {
-        guard running[i] else { return nil }
+        guard running[i], scripts.isEmpty || scripts[i] == nil else { return nil }
         return body(hosts[i].node.unsafelyUnwrapped)
     }
 
     /// Runs `body` on host `i`'s node in place (no copy of the node's state).
     func withNode<T>(_ i: Int, _ body: (inout Node) -> T) -> T? {
-        guard running[i] else { return nil }
+        guard running[i], scripts.isEmpty || scripts[i] == nil else { return nil }
         return body(&hosts[i].node!)
     }
 

@@ -98,8 +98,16 @@ final class AddressBookTests: XCTestCase {
         assertConsistent(book)
     }
 
+    /// A config without the group share, for tests of the bucket mechanics that need many
+    /// entries of one group.
+    static var unlimitedGroups: AddressBookConfig {
+        var config = AddressBookConfig()
+        config.maxGroupShare = 1
+        return config
+    }
+
     func testOneAddressGroupFromOneSourceReachesOneBucket() {
-        var book = Fixture.book()
+        var book = Fixture.book(Self.unlimitedGroups)
         // 300 keys in one /16 from one informant: the new bucket depends only on the two groups.
         for i in 0..<300 {
             book.insert(Fixture.record(i, address: "/ip4/\(Fixture.ip(group: 5, host: i))/tcp/1"),
@@ -114,7 +122,7 @@ final class AddressBookTests: XCTestCase {
     }
 
     func testTriedPlacementIsBoundedPerAddressGroup() {
-        var config = AddressBookConfig()
+        var config = Self.unlimitedGroups
         config.maxPendingCollisions = 10
         var book = Fixture.book(config)
         // 1 500 keys of one /16, each heard from its own informant so that they spread over new.
@@ -269,7 +277,7 @@ final class AddressBookTests: XCTestCase {
     }
 
     func collidingBook() -> (AddressBook, PublicKey, PublicKey) {
-        var book = Fixture.book()
+        var book = Fixture.book(Self.unlimitedGroups)
         let (a, b) = triedPair(book: book)
         book.insert(triedRecord(a), sourceGroup: [1, 1, 1], protected: false, now: t0)
         book.insert(triedRecord(b), sourceGroup: [1, 2, 2], protected: false, now: t0)
@@ -352,7 +360,7 @@ final class AddressBookTests: XCTestCase {
     }
 
     func testCollisionQueueIsBoundedAndObsoleteCollisionsAreDropped() {
-        var config = AddressBookConfig()
+        var config = Self.unlimitedGroups
         config.maxPendingCollisions = 1
         var book = Fixture.book(config)
         let (a, b) = triedPair(book: book)
@@ -655,6 +663,58 @@ final class AddressBookTests: XCTestCase {
         assertConsistent(book)
     }
 
+    func testOneGroupIsHeldToItsShareOfTheUnprotectedEntries() {
+        var book = Fixture.book()
+        // 27 peers in 27 other groups, from different informants (a slot collision skips one).
+        var i = 0
+        while book.count < 27 {
+            book.insert(Fixture.record(1000 + i), sourceGroup: [1, 100, UInt8(i)], protected: false, now: t0)
+            i += 1
+        }
+        // 40 keys of one /16, each relayed by a different informant (different buckets): with 27
+        // others, 3 fit (3 / 30 = 10 %), the 4th would make 4 / 31 > 10 %.
+        var added = 0
+        for i in 0..<40 {
+            let outcome = book.insert(Fixture.record(i, address: "/ip4/\(Fixture.ip(group: 5, host: i))/tcp/1"),
+                                      sourceGroup: [1, 150, UInt8(i)], protected: false, now: t0)
+            if outcome == .added { added += 1 } else { XCTAssertEqual(outcome, .dropped) }
+        }
+        XCTAssertEqual(added, 3)
+        // A protected member of that group is not held back, and does not count.
+        XCTAssertEqual(book.insert(Fixture.record(50, address: "/ip4/\(Fixture.ip(group: 5, host: 50))/tcp/1"),
+                                   sourceGroup: [], protected: true, now: t0), .added)
+        // Known keys are refreshed and updated whatever their group's share.
+        let first = Fixture.record(0, address: "/ip4/\(Fixture.ip(group: 5, host: 0))/tcp/1")
+        XCTAssertEqual(book.insert(first, sourceGroup: sourceA, protected: false, now: t0), .unchanged)
+        // Removing one makes room for another; a small book always takes `minEntriesPerGroup`.
+        book.remove(first.publicKey)
+        var readded = 0
+        for i in 60..<70 where readded == 0 {
+            if book.insert(Fixture.record(i, address: "/ip4/\(Fixture.ip(group: 5, host: i))/tcp/1"),
+                           sourceGroup: [1, 151, UInt8(i)], protected: false, now: t0) == .added { readded += 1 }
+        }
+        XCTAssertEqual(readded, 1)
+        XCTAssertEqual(book.insert(Fixture.record(80, address: "/ip4/\(Fixture.ip(group: 5, host: 80))/tcp/1"),
+                                   sourceGroup: [1, 152, 1], protected: false, now: t0), .dropped)
+        var small = Fixture.book()
+        for i in 0..<3 {
+            let outcome = small.insert(Fixture.record(i, address: "/ip4/\(Fixture.ip(group: 5, host: i))/tcp/1"),
+                                       sourceGroup: [1, 150, UInt8(i)], protected: false, now: t0)
+            XCTAssertEqual(outcome, i < 2 ? .added : .dropped)
+        }
+        // Unprotecting a member counts it again; the invariant check recounts every group.
+        XCTAssertEqual(book.setProtected(Fixture.key(50), false, now: t0), .movedToNew(replacing: nil))
+        assertConsistent(book)
+        assertConsistent(small)
+        var disabled = AddressBookConfig()
+        disabled.maxGroupShare = 1
+        var open = Fixture.book(disabled)
+        for i in 0..<10 {
+            XCTAssertEqual(open.insert(Fixture.record(i, address: "/ip4/\(Fixture.ip(group: 5, host: i))/tcp/1"),
+                                       sourceGroup: [1, 150, UInt8(i)], protected: false, now: t0), .added)
+        }
+    }
+
     func testInvariantCheckerDetectsCorruption() {
         var book = Fixture.book()
         book.insert(Fixture.record(0), sourceGroup: sourceA, protected: false, now: t0)
@@ -672,7 +732,8 @@ final class AddressBookTests: XCTestCase {
 
         var wrongRecord = book
         wrongRecord.book[Fixture.key(0)]?.record = Fixture.record(2)
-        XCTAssertEqual(wrongRecord.checkInvariants().count, 1)
+        // Another key's record, and (record 2 names another /16) group counts out of step.
+        XCTAssertEqual(wrongRecord.checkInvariants().count, 2)
 
         var badCollision = book
         let bogus = PendingCollision(occupant: Fixture.key(0), newcomer: Fixture.key(1), since: t0)

@@ -1,0 +1,110 @@
+import PexCore
+import PexWire
+import XCTest
+
+@testable import PexSim
+
+/// The defined reactions to each attacker of `pexsim run flood|eclipse|equivocate|replay`, at
+/// small sizes. Each run is the scenario's own code, attacked and baseline on the same seed.
+final class AttackTests: XCTestCase {
+    func params(_ nodes: Int, seed: UInt64 = 3) -> ScenarioParams {
+        ScenarioParams(nodes: nodes, seed: seed, crypto: .fake, short: true)
+    }
+
+    func metric(_ r: ScenarioResult, _ name: String, file: StaticString = #filePath, line: UInt = #line) -> Double {
+        guard let v = r.metrics[name] else {
+            XCTFail("no metric \(name)", file: file, line: line)
+            return .nan
+        }
+        return v
+    }
+
+    /// A flooder that keeps its key is rate-limited first, then cut off, then banned (its
+    /// later connections refused with BANNED); honest peers are neither charged nor banned and
+    /// the network still converges.
+    func testFlooderIsRateLimitedThenBannedWhileHonestPeersAreServed() {
+        let r = Scenarios.floodRun(params(10), nodes: 10, roster: false, rotate: false, observe: 2)
+        XCTAssertEqual(r.violations, [])
+        let limited = metric(r, "flooder_first_rate_limited_seconds")
+        let cut = metric(r, "flooder_first_cut_off_seconds")
+        let banned = metric(r, "flooder_first_banned_error_seconds")
+        XCTAssertGreaterThanOrEqual(limited, 0, "never rate-limited")
+        XCTAssertGreaterThanOrEqual(cut, limited, "cut off before being rate-limited")
+        XCTAssertGreaterThanOrEqual(banned, cut, "not banned, or banned before being cut off")
+        XCTAssertGreaterThan(metric(r, "victim_offences_rate-limited"), 0)
+        XCTAssertGreaterThanOrEqual(metric(r, "victim_bans"), 1)
+        XCTAssertEqual(metric(r, "flooder_identities"), 1)
+        XCTAssertEqual(metric(r, "victim_bans_of_honest"), 0)
+        XCTAssertEqual(metric(r, "victim_offences_by_honest"), 0)
+        // Each connection answers its burst of 3 requests, then only RATE_LIMITED (the flooder
+        // also floods the honest nodes that dial it, each of which cuts it off the same way).
+        XCTAssertLessThanOrEqual(metric(r, "flooder_responses_received"), 3 * metric(r, "flooder_handshakes") + 2)
+        XCTAssertLessThan(metric(r, "flooder_responses_received"), metric(r, "flooder_requests_sent"))
+        XCTAssertGreaterThanOrEqual(metric(r, "convergence_seconds"), 0, "honest nodes did not converge under the flood")
+        XCTAssertEqual(metric(r, "baseline_victim_bans"), 0)
+    }
+
+    /// A flooder that comes back under fresh keys is cut off again under each; in roster mode
+    /// the fresh keys cannot even complete a handshake.
+    func testRotatingFlooderIsCutOffUnderEveryKey() {
+        let open = Scenarios.floodRun(params(8), nodes: 8, roster: false, rotate: true, observe: 1)
+        XCTAssertEqual(open.violations, [])
+        XCTAssertGreaterThanOrEqual(metric(open, "flooder_identities"), 3)
+        XCTAssertGreaterThanOrEqual(metric(open, "flooder_closed_by_victim"), metric(open, "flooder_identities") - 1)
+        XCTAssertEqual(metric(open, "victim_offences_by_honest"), 0)
+        XCTAssertGreaterThanOrEqual(metric(open, "convergence_seconds"), 0)
+
+        let r = Scenarios.floodRun(params(8), nodes: 8, roster: true, rotate: true, observe: 1)
+        XCTAssertEqual(r.violations, [])
+        XCTAssertEqual(metric(r, "flooder_handshakes"), 1, "only the member key completes a handshake")
+        XCTAssertGreaterThan(metric(r, "flooder_errors_not-a-member"), 0)
+        XCTAssertGreaterThanOrEqual(metric(r, "convergence_seconds"), 0)
+    }
+
+    /// Two records of one key and seq, shown to two nodes: detected, kept as evidence, the
+    /// signer banned and removed by every detector; never a violated invariant.
+    func testEquivocationIsDetectedAndTheSignerBanned() {
+        let r = Scenarios.equivocateRun(params(10), nodes: 10, observe: 2)
+        XCTAssertEqual(r.violations, [])
+        let detectors = metric(r, "equivocation_detectors")
+        XCTAssertGreaterThanOrEqual(detectors, 1)
+        XCTAssertGreaterThanOrEqual(metric(r, "equivocation_evidence_persisted"), detectors)
+        XCTAssertEqual(metric(r, "honest_banning_equivocator"), detectors)
+        XCTAssertLessThanOrEqual(metric(r, "honest_holding_equivocator"), 10 - detectors)
+        XCTAssertGreaterThan(metric(r, "equivocator_banned_errors"), 0)
+        XCTAssertEqual(metric(r, "baseline_equivocation_detectors"), 0)
+    }
+
+    /// Old records replayed after the members moved are dropped as stale: nothing goes back to
+    /// a lower seq, and every node ends with the new records.
+    func testReplayedStaleRecordsNeverReplaceCurrentOnes() {
+        let r = Scenarios.replayRun(params(12), nodes: 12, observe: 2)
+        XCTAssertEqual(r.violations, [])
+        XCTAssertEqual(metric(r, "stale_displacements"), 0)
+        XCTAssertEqual(metric(r, "holders_of_old_record_at_end"), 0)
+        XCTAssertGreaterThan(metric(r, "replayed_records_sent"), 0)
+        XCTAssertGreaterThanOrEqual(metric(r, "replayer_handshakes"), 1)
+        XCTAssertGreaterThan(metric(r, "honest_records_stale"), metric(r, "baseline_honest_records_stale"),
+                             "the replayed records never reached a node that already had the new ones")
+        XCTAssertGreaterThanOrEqual(metric(r, "convergence_seconds"), 0)
+    }
+
+    /// Many identities of one /16 feeding records of many more: at most 10 % of the victim's
+    /// book in an open network, nothing at all in roster mode.
+    func testEclipseShareStaysBelowTheBound() {
+        let open = Scenarios.eclipseRun(params(20), nodes: 20, roster: false, sybils: 3, fakes: 24, observe: 2)
+        XCTAssertEqual(open.violations, [])
+        XCTAssertGreaterThan(metric(open, "attacker_handshakes"), 0)
+        XCTAssertGreaterThan(metric(open, "attacker_records_sent"), 27)
+        XCTAssertGreaterThan(metric(open, "victim_attacker_entries"), 0, "the attacker reached the book at all")
+        XCTAssertLessThanOrEqual(metric(open, "max_victim_attacker_share"), 0.10)
+        XCTAssertLessThanOrEqual(metric(open, "honest_max_attacker_share"), 0.10)
+        XCTAssertGreaterThanOrEqual(metric(open, "convergence_seconds"), 0)
+
+        let roster = Scenarios.eclipseRun(params(8), nodes: 8, roster: true, sybils: 2, fakes: 2, observe: 1)
+        XCTAssertEqual(roster.violations, [])
+        XCTAssertEqual(metric(roster, "attacker_handshakes"), 0)
+        XCTAssertEqual(metric(roster, "max_victim_attacker_share"), 0)
+        XCTAssertGreaterThan(metric(roster, "victim_handshakes_failed"), 0)
+    }
+}
