@@ -30,17 +30,16 @@ start_node() { # index, bootstrap list (YAML flow sequence); sets ADDRESS
 network:
   addresses: ["/ip4/127.0.0.1/tcp/$port"]
 peers:
-  exchange_interval: 10s
+  exchange_interval: 2s
 logging:
   level: warn
 pex:
   network_id: pex-demo
   data_dir: $dir
   lab_mode: true
-  delta_sync: false
   bootstrap: $bootstrap
   limits: { max_connections_per_ip: 64 }
-  timing: { sync_jitter: 1s, backoff_base: 100ms, backoff_cap: 1s }
+  timing: { sync_jitter: 200ms, backoff_base: 100ms, backoff_cap: 1s }
 YAML
   "$PEXD" run --config "$dir/conf.yaml" > "$dir/pexd.log" 2>&1 &
   PIDS+=($!)
