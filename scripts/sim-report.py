@@ -7,6 +7,9 @@ Reads every *.json under RESULTS_DIR (recursively), writes into OUT_DIR:
   sim-convergence.png  federation convergence rounds vs N, next to the push-pull bound and memberlist/Serf
   sim-coverage.png     coverage over time of every run that recorded it
   sim-bandwidth.png    steady-state bytes per link per interval, delta sync vs full lists
+  sim-attacks.png      the largest share of the victim's table each attacker held
+  sim-cost.png         wall time, CPU time and peak memory of the simulator (from `NAME.time`,
+                       /usr/bin/time -v output written next to `NAME.json`)
 and prints a Markdown table of every run's metrics and targets.
 """
 import glob
@@ -102,6 +105,80 @@ def bandwidth(results, out):
     return path
 
 
+def attacks(results, out):
+    bars = []
+    for r in sorted(results, key=lambda r: (r["scenario"], r["nodes"])):
+        if r["scenario"] not in ("flood", "eclipse", "equivocate", "replay"):
+            continue
+        for k, v in sorted(r["metrics"].items()):
+            if k.endswith("max_victim_attacker_share") and not k.startswith("baseline_") and isinstance(v, (int, float)):
+                variant = k[: -len("max_victim_attacker_share")].strip("_") or "all"
+                bars.append((f'{r["scenario"]} {variant}\nN={r["nodes"]}', 100 * v))
+    if not bars:
+        return None
+    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(bars)), 4))
+    ax.bar(range(len(bars)), [b[1] for b in bars])
+    ax.axhline(10, color="grey", lw=0.8, label="eclipse target 10 %")
+    ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=7)
+    ax.set_ylabel("attacker share of the victim's table (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(out, "sim-attacks.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def time_file(result_path):
+    """Wall seconds, CPU seconds and max RSS (MB) from /usr/bin/time -v output, if present."""
+    path = os.path.splitext(result_path)[0] + ".time"
+    if not os.path.exists(path):
+        return None
+    fields = {}
+    with open(path) as f:
+        for line in f:
+            key, _, value = line.strip().rpartition(": ")
+            fields[key] = value
+    try:
+        wall = 0.0
+        for part in fields["Elapsed (wall clock) time (h:mm:ss or m:ss)"].split(":"):
+            wall = wall * 60 + float(part)
+        cpu = float(fields["User time (seconds)"]) + float(fields["System time (seconds)"])
+        return wall, cpu, float(fields["Maximum resident set size (kbytes)"]) / 1024
+    except (KeyError, ValueError):
+        return None
+
+
+def cost(results, directory, out):
+    pts = []
+    for r in results:
+        if r["scenario"] in ("federation", "scale") and r["crypto"] == "fake":
+            t = time_file(os.path.join(directory, r["_path"]))
+            if t:
+                pts.append((r["nodes"], r["scenario"], *t))
+    if not pts:
+        return None
+    pts.sort()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4))
+    for scenario, marker in (("federation", "o"), ("scale", "s")):
+        sel = [p for p in pts if p[1] == scenario]
+        if sel:
+            a1.plot([p[0] for p in sel], [p[3] for p in sel], marker=marker, label=f"{scenario}: CPU s")
+            a2.plot([p[0] for p in sel], [p[4] for p in sel], marker=marker, label=f"{scenario}: peak RSS MB")
+    for ax in (a1, a2):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("nodes")
+        ax.legend(fontsize=8)
+    a1.set_title("simulator CPU time per run")
+    a2.set_title("simulator peak memory")
+    fig.tight_layout()
+    path = os.path.join(out, "sim-cost.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def table(results):
     lines = ["| run | metric | value |", "|---|---|---|"]
     for r in results:
@@ -123,7 +200,8 @@ def main(argv):
         print(f"no results under {argv[1]}", file=sys.stderr)
         return 1
     os.makedirs(argv[2], exist_ok=True)
-    for made in (convergence(results, argv[2]), coverage(results, argv[2]), bandwidth(results, argv[2])):
+    for made in (convergence(results, argv[2]), coverage(results, argv[2]), bandwidth(results, argv[2]),
+                 attacks(results, argv[2]), cost(results, argv[1], argv[2])):
         if made:
             print(f"wrote {made}")
     print(table(results))
