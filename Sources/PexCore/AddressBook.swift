@@ -25,9 +25,9 @@ public struct AddressBook: Sendable {
     /// Every entry by key. Lookup only: never iterated where order matters without sorting.
     var book: [PublicKey: BookEntry] = [:]
     /// `newBucketCount × bucketSize` slots, bucket-major.
-    var newTable: [PublicKey?]
+    var newTable: SlotTable
     /// `triedBucketCount × bucketSize` slots, bucket-major.
-    var triedTable: [PublicKey?]
+    var triedTable: SlotTable
     /// Keys of protected entries, sorted by key bytes.
     var protectedKeys: [PublicKey] = []
     /// Collisions waiting for a test, oldest first.
@@ -62,8 +62,8 @@ public struct AddressBook: Sendable {
         self.config = c
         self.secret = secret
         self.hash = hash
-        newTable = Array(repeating: nil, count: c.newBucketCount * c.bucketSize)
-        triedTable = Array(repeating: nil, count: c.triedBucketCount * c.bucketSize)
+        newTable = SlotTable(count: c.newBucketCount * c.bucketSize)
+        triedTable = SlotTable(count: c.triedBucketCount * c.bucketSize)
     }
 
     // MARK: - Accessors
@@ -455,7 +455,7 @@ public struct AddressBook: Sendable {
     public func checkInvariants() -> [String] {
         var problems: [String] = []
         var seen = Set<PublicKey>()
-        func checkTable(_ table: [PublicKey?], name: String, tried: Bool) -> Int {
+        func checkTable(_ table: SlotTable, name: String, tried: Bool) -> Int {
             var occupied = 0
             for bucket in 0..<(table.count / config.bucketSize) {
                 var inBucket = 0
@@ -469,6 +469,7 @@ public struct AddressBook: Sendable {
                 }
                 if inBucket > config.bucketSize { problems.append("\(name) bucket \(bucket) over capacity") }
             }
+            if table.occupied.count != occupied { problems.append("\(name) occupied index out of step") }
             return occupied
         }
         if checkTable(newTable, name: "new", tried: false) != newCount { problems.append("newCount \(newCount) wrong") }
