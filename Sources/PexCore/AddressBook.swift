@@ -25,9 +25,9 @@ public struct AddressBook: Sendable {
     /// Every entry by key. Lookup only: never iterated where order matters without sorting.
     var book: [PublicKey: BookEntry] = [:]
     /// `newBucketCount × bucketSize` slots, bucket-major.
-    var newTable: [PublicKey?]
+    var newTable: SlotTable
     /// `triedBucketCount × bucketSize` slots, bucket-major.
-    var triedTable: [PublicKey?]
+    var triedTable: SlotTable
     /// Keys of protected entries, sorted by key bytes.
     var protectedKeys: [PublicKey] = []
     /// Collisions waiting for a test, oldest first.
@@ -62,8 +62,8 @@ public struct AddressBook: Sendable {
         self.config = c
         self.secret = secret
         self.hash = hash
-        newTable = Array(repeating: nil, count: c.newBucketCount * c.bucketSize)
-        triedTable = Array(repeating: nil, count: c.triedBucketCount * c.bucketSize)
+        newTable = SlotTable(count: c.newBucketCount * c.bucketSize)
+        triedTable = SlotTable(count: c.triedBucketCount * c.bucketSize)
     }
 
     // MARK: - Accessors
@@ -455,21 +455,22 @@ public struct AddressBook: Sendable {
     public func checkInvariants() -> [String] {
         var problems: [String] = []
         var seen = Set<PublicKey>()
-        func checkTable(_ table: [PublicKey?], name: String, tried: Bool) -> Int {
-            var occupied = 0
-            for bucket in 0..<(table.count / config.bucketSize) {
-                var inBucket = 0
-                for slot in 0..<config.bucketSize {
-                    guard let key = table[flat(bucket, slot)] else { continue }
-                    occupied += 1
-                    inBucket += 1
-                    if !seen.insert(key).inserted { problems.append("\(key) appears more than once") }
-                    let expected: BookLocation = tried ? .tried(bucket: bucket, slot: slot) : .new(bucket: bucket, slot: slot)
-                    if book[key]?.location != expected { problems.append("\(name)[\(bucket)][\(slot)] holds \(key) located elsewhere") }
+        // Walks the occupied index, not every slot: the tables are sparse and this runs after
+        // every simulator step. The index cannot miss a filled slot, since every write to a
+        // slot goes through `SlotTable`'s subscript; what it counts is checked against the
+        // counters kept by the book.
+        func checkTable(_ table: SlotTable, name: String, tried: Bool) -> Int {
+            for position in table.occupied {
+                let bucket = position / config.bucketSize, slot = position % config.bucketSize
+                guard let key = table[position] else {
+                    problems.append("\(name)[\(bucket)][\(slot)] indexed but empty")
+                    continue
                 }
-                if inBucket > config.bucketSize { problems.append("\(name) bucket \(bucket) over capacity") }
+                if !seen.insert(key).inserted { problems.append("\(key) appears more than once") }
+                let expected: BookLocation = tried ? .tried(bucket: bucket, slot: slot) : .new(bucket: bucket, slot: slot)
+                if book[key]?.location != expected { problems.append("\(name)[\(bucket)][\(slot)] holds \(key) located elsewhere") }
             }
-            return occupied
+            return table.occupied.count
         }
         if checkTable(newTable, name: "new", tried: false) != newCount { problems.append("newCount \(newCount) wrong") }
         if checkTable(triedTable, name: "tried", tried: true) != triedCount { problems.append("triedCount \(triedCount) wrong") }

@@ -1,18 +1,19 @@
 import PexWire
 
 extension AddressBook {
-    /// Bucket probes `select` makes before it falls back to weighing every candidate; enough for
+    /// Draws `select` makes before it falls back to weighing every candidate; enough for
     /// the chance factor (×1.2 per rejection) to overcome the smallest chance, about 0.00036,
-    /// in a reasonably filled table.
+    /// many times over.
     static let selectionProbeLimit = 512
 
     /// Picks a peer to dial, in the manner of Bitcoin Core's `Select`.
     ///
     /// The tried side (tried and protected entries) or the new table is chosen with equal
-    /// probability when both have entries. Then random buckets are probed, each from a random
-    /// slot to its first occupied one, and an entry is accepted with probability
+    /// probability when both have entries. Then entries of that side are drawn uniformly (through
+    /// the index of occupied slots: the tables are sparse, so probing random buckets as Bitcoin
+    /// Core does would mostly hit empty ones) and one is accepted with probability
     /// `factor × chance(entry)`, the factor growing by 1.2 after each rejection. Excluded keys are
-    /// skipped. After `selectionProbeLimit` probes the pick is made by weighing every
+    /// skipped. After `selectionProbeLimit` draws the pick is made by weighing every
     /// non-excluded candidate of that side (then of the other side) by its chance, so a
     /// candidate is found whenever one exists, and the call always ends.
     ///
@@ -26,12 +27,13 @@ extension AddressBook {
         now: Instant, using rng: inout some RandomNumberGenerator, newOnly: Bool = false,
         excluding isExcluded: (PublicKey) -> Bool = { _ in false }
     ) -> BookEntry? {
-        let triedSide = triedCount + protectedKeys.count
+        let triedSide = triedTable.occupied.count + protectedKeys.count
+        let newSide = newTable.occupied.count
         let fromTried: Bool
         if newOnly {
-            guard newCount > 0 else { return nil }
+            guard newSide > 0 else { return nil }
             fromTried = false
-        } else if newCount == 0 {
+        } else if newSide == 0 {
             guard triedSide > 0 else { return nil }
             fromTried = true
         } else if triedSide == 0 {
@@ -44,13 +46,11 @@ extension AddressBook {
         for _ in 0..<Self.selectionProbeLimit {
             let key: PublicKey?
             if fromTried {
-                if Self.randomIndex(triedSide, &rng) < protectedKeys.count {
-                    key = protectedKeys[Self.randomIndex(protectedKeys.count, &rng)]
-                } else {
-                    key = probe(triedTable, buckets: config.triedBucketCount, &rng)
-                }
+                let index = Self.randomIndex(triedSide, &rng)
+                key = index < protectedKeys.count
+                    ? protectedKeys[index] : triedTable.occupant(index - protectedKeys.count)
             } else {
-                key = probe(newTable, buckets: config.newBucketCount, &rng)
+                key = newTable.occupant(Self.randomIndex(newSide, &rng))
             }
             guard let key, !isExcluded(key), let entry = book[key] else { continue }
             if Self.randomUnit(&rng) < factor * chance(entry, now: now) { return entry }
@@ -60,21 +60,12 @@ extension AddressBook {
         return newOnly ? nil : weightedPick(tried: !fromTried, now: now, &rng, isExcluded)
     }
 
-    /// The first occupied slot of a random bucket, scanning from a random slot.
-    func probe(_ table: [PublicKey?], buckets: Int, _ rng: inout some RandomNumberGenerator) -> PublicKey? {
-        let bucket = Self.randomIndex(buckets, &rng)
-        let start = Self.randomIndex(config.bucketSize, &rng)
-        for i in 0..<config.bucketSize {
-            if let key = table[flat(bucket, (start + i) % config.bucketSize)] { return key }
-        }
-        return nil
-    }
-
     /// A candidate of one side drawn with probability proportional to its chance.
     func weightedPick(
         tried: Bool, now: Instant, _ rng: inout some RandomNumberGenerator, _ isExcluded: (PublicKey) -> Bool
     ) -> BookEntry? {
-        let keys = tried ? protectedKeys + triedTable.compactMap { $0 } : newTable.compactMap { $0 }
+        let table = tried ? triedTable : newTable
+        let keys = (tried ? protectedKeys : []) + table.occupied.compactMap { table[$0] }
         var candidates: [(entry: BookEntry, weight: Double)] = []
         var total = 0.0
         for key in keys where !isExcluded(key) {
