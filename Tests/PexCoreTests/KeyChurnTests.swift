@@ -117,7 +117,10 @@ final class KeyChurnTests: XCTestCase {
     }
 
     func testHonestPeersBehindOneAddressAreNotBannedByGlitches() {
-        let h = NodeHarness(config: NodeHarness.config { $0.syncInterval = .hours(10) })
+        let h = NodeHarness(config: NodeHarness.config {
+            $0.syncInterval = .hours(10)
+            $0.maxConnectionsPerIP = 16
+        })
         let address = BanSubject.address(flooderIP)
         // Eight honest peers behind one NAT, each relaying one expired record (invalid-record:
         // 10 points to its key, 5 to the address).
