@@ -76,6 +76,12 @@ public struct MisbehaviourConfig: Sendable, Equatable {
     public var halfLife = TimeSpan.hours(1)
     /// Most subjects tracked.
     public var capacity = 4096
+    /// Percentage of an authenticated key's offence points also charged to its remote address in
+    /// an open network (PROTOCOL.md §20.2), rounded up; 0 disables it. Keys are free there, so
+    /// without this a peer cut off under one key returns under the next with a clean score.
+    /// Half: an address is banned only after offences worth twice the ban threshold, four
+    /// disconnections' worth, so honest peers sharing a NAT do not add up to a ban.
+    public var addressShare = 50
 
     /// The documented defaults.
     public init() {}
@@ -101,6 +107,22 @@ public struct MisbehaviourConfig: Sendable, Equatable {
         case .oversized: oversized
         case .equivocation: banThreshold
         }
+    }
+
+    /// Points an offence of an authenticated key adds to its remote address: `addressShare`
+    /// percent of `points(for:)`, rounded up so that every scored offence counts.
+    ///
+    /// - Parameter offence: The offence.
+    /// - Returns: The address's points; 0 for equivocation (a signer's offence, not the
+    ///   connection's: relayed evidence says nothing about the relaying address) and for
+    ///   offences worth nothing.
+    public func addressPoints(for offence: Offence) -> Int {
+        guard offence != .equivocation else { return 0 }
+        let points = max(points(for: offence), 0), share = min(max(addressShare, 0), 100)
+        // points ≤ Int.max and share ≤ 100: the product is computed in full width.
+        let (high, low) = points.multipliedFullWidth(by: share)
+        let (quotient, remainder) = 100.dividingFullWidth((high, low))
+        return remainder > 0 ? quotient + 1 : quotient
     }
 }
 
@@ -163,7 +185,25 @@ public struct MisbehaviourTracker: Sendable {
             entries[subject] = nil
             return .ban(until: now + config.banDuration)
         }
-        let points = UInt64(max(config.points(for: offence), 0))
+        return add(points: config.points(for: offence), to: subject, now: now)
+    }
+
+    /// Records the address's share of an offence committed by an authenticated key behind it
+    /// (PROTOCOL.md §20.2, key churn).
+    ///
+    /// - Parameters:
+    ///   - offence: What the key did.
+    ///   - address: The remote address of the key's connection.
+    ///   - now: The current instant.
+    /// - Returns: As `record(_:subject:now:)`, for `config.addressPoints(for:)` points (never
+    ///   an outright ban: equivocation charges the address nothing).
+    public mutating func recordAddressShare(_ offence: Offence, address: IPAddress, now: Instant) -> Verdict {
+        add(points: config.addressPoints(for: offence), to: .address(address), now: now)
+    }
+
+    /// Adds `points` to `subject`'s decayed score and returns the verdict.
+    private mutating func add(points rawPoints: Int, to subject: BanSubject, now: Instant) -> Verdict {
+        let points = UInt64(max(rawPoints, 0))
         guard points > 0 else { return .none }
         var entry: Entry
         if let existing = entries[subject] {

@@ -415,7 +415,20 @@ extension Node {
         // Until the peer's Auth verified, its claimed key is unproven: anyone can put a member's
         // public record in a Hello. Offences before that are charged to the remote address.
         let subject: BanSubject
-        if c.readyAt != nil, let key = c.peerKey { subject = .key(key) } else if let ip = c.remoteIP { subject = .address(ip) } else { return }
+        // In an open network keys are free: the address answers for the keys behind it too, at
+        // a share (PROTOCOL.md §20.2, key churn). In roster mode no fresh key gets in, and a
+        // member's offences must not lock out the members sharing its address.
+        var shared: IPAddress?
+        if c.readyAt != nil, let key = c.peerKey {
+            subject = .key(key)
+            if config.roster == nil { shared = c.remoteIP }
+        } else if let ip = c.remoteIP {
+            subject = .address(ip)
+        } else {
+            return
+        }
+        // After the key's own verdict below, so its close code comes first.
+        defer { if let shared { chargeAddress(shared, offence, id) } }
         let before = misbehaviour.score(of: subject, now: now)
         let verdict = misbehaviour.record(offence, subject: subject, now: now)
         // A ban drops the subject from the tracker (score 0 from then on): report the score
@@ -449,6 +462,45 @@ extension Node {
                 ban(subject, until: until, reason: offence.rawValue)
             }
         }
+    }
+
+    /// Charges an address its share of an offence of an authenticated key behind it; a ban
+    /// refuses the address from then on and closes the offending connection.
+    mutating func chargeAddress(_ ip: IPAddress, _ offence: Offence, _ id: ConnectionID) {
+        // A disconnect verdict is ignored: the connection belongs to the key, whose own score
+        // decides; the address only ever bans.
+        guard case let .ban(until) = misbehaviour.recordAddressShare(offence, address: ip, now: now) else { return }
+        // Every lab node shares the loopback address (§20.2): never banned.
+        if config.labMode && ip.isLocal { return }
+        ban(.address(ip), until: until, reason: offence.rawValue)
+        // The address ban spares authenticated connections; the one that tipped it is the offender's.
+        if connections[id]?.isReady == true {
+            close(id, code: .banned, message: "banned: \(offence.rawValue)", reason: "banned: \(offence.rawValue)")
+        }
+        dropNewEntries(learnedFrom: ip)
+    }
+
+    /// Drops the new-table entries whose informant was in `ip`'s network group: most likely
+    /// relayed by the peer just banned. Tried and protected entries stay, and so do the records
+    /// of peers connected now (authenticated peers answer for themselves); an honest record
+    /// among the dropped is learned again at the next synchronisation.
+    mutating func dropNewEntries(learnedFrom ip: IPAddress) {
+        let group = ip.netGroup
+        let connected = Set(connections.values.filter(\.isReady).compactMap(\.peerKey))
+        for entry in book.entries where entry.sourceGroup == group && !connected.contains(entry.publicKey) {
+            guard case .new = entry.location, book.remove(entry.publicKey) != nil else { continue }
+            syncLog.noteRemoval(entry.publicKey)
+            persist(.removePeer(entry.publicKey))
+            event(.peerEvicted(entry.publicKey, reason: "learned from a banned address"))
+        }
+    }
+
+    /// The current misbehaviour score of a key or address (PROTOCOL.md §20.2).
+    ///
+    /// - Parameter subject: The key or address.
+    /// - Returns: Its decayed score now; 0 when untracked or just banned (a ban forgets it).
+    public func misbehaviourScore(of subject: BanSubject) -> Int {
+        misbehaviour.score(of: subject, now: now)
     }
 
     mutating func ban(_ subject: BanSubject, until: Instant, reason: String) {

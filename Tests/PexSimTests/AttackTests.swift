@@ -61,6 +61,29 @@ final class AttackTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(metric(r, "convergence_seconds"), 0)
     }
 
+    /// A flooder switching keys from one address (open network) is banned by address on its
+    /// fourth key (PROTOCOL.md §20.2: 3 points to the address per rate-limited event, 100 bans,
+    /// so at most 34 events), within 10 s of the attack; from then on it is refused at accept,
+    /// and the victim's upload stays within a small multiple of the unattacked run's.
+    func testKeySwitchingFlooderIsBannedByAddress() {
+        let r = Scenarios.floodRun(params(8), nodes: 8, roster: false, rotate: true, observe: 1)
+        XCTAssertEqual(r.violations, [])
+        let banned = metric(r, "flooder_first_banned_error_seconds")
+        XCTAssertGreaterThanOrEqual(banned, metric(r, "flooder_first_cut_off_seconds"), "never banned, or before being cut off")
+        XCTAssertLessThanOrEqual(banned, 10, "banned too late")
+        XCTAssertGreaterThanOrEqual(metric(r, "victim_bans"), 1)
+        XCTAssertEqual(metric(r, "victim_bans_of_honest"), 0)
+        XCTAssertEqual(metric(r, "victim_offences_by_honest"), 0)
+        // Three keys cut off at 10 events each, the fourth banned at its 4th: 34 in all.
+        XCTAssertEqual(metric(r, "victim_offences_rate-limited"), 34)
+        // Fresh keys keep coming (also cut off by the honest nodes that dial the flooder, which
+        // ban its address the same way), and are refused with BANNED before any handshake.
+        XCTAssertGreaterThan(metric(r, "flooder_identities"), 20)
+        XCTAssertGreaterThanOrEqual(metric(r, "flooder_errors_banned"), 10)
+        XCTAssertLessThanOrEqual(metric(r, "victim_bytes_out"), 5 * metric(r, "baseline_victim_bytes_out"))
+        XCTAssertGreaterThanOrEqual(metric(r, "convergence_seconds"), 0)
+    }
+
     /// Two records of one key and seq, shown to two nodes: detected, kept as evidence, the
     /// signer banned and removed by every detector; never a violated invariant.
     func testEquivocationIsDetectedAndTheSignerBanned() {
