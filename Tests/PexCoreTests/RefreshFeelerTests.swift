@@ -117,19 +117,19 @@ final class RefreshFeelerTests: XCTestCase {
             b.sendHello(record: newer)
             b.sendAuth()
             // Kept open for exactly one request…
-            requestsBeforeAnswer = b.frames("peerRequest").count
+            requestsBeforeAnswer = b.frames("peer_request").count
             closedBeforeAnswer = b.closedByNode
-            guard case let .peerRequest(request)? = b.frames("peerRequest").first else { return }
+            guard case let .peerRequest(request)? = b.frames("peer_request").first else { return }
             b.send(.peerResponse(PeerResponse(requestID: request.requestID, records: [newer, gossip], next: nil,
                                               more: false, full: request.since == nil)))
         })
-        XCTAssertNotEqual(old.seq, newer.seq)
+        XCTAssertNotEqual(old, newer)
         XCTAssertEqual(requestsBeforeAnswer, 1)
         XCTAssertFalse(closedBeforeAnswer)
         // …then closed silently once the exchange completed.
         XCTAssertTrue(peer.closedByNode)
         XCTAssertEqual(peer.errors, [])
-        XCTAssertEqual(peer.frames("peerRequest").count, 1)
+        XCTAssertEqual(peer.frames("peer_request").count, 1)
         XCTAssertEqual(h.node.entry(for: memberB.publicKey)?.record.seq, 9)
         XCTAssertFalse(h.node.readyPeers.contains(memberB.publicKey))
         // A feeler is no regular peer: no `connected` event for it.
@@ -145,7 +145,7 @@ final class RefreshFeelerTests: XCTestCase {
         })
         // The handshake is all it costs: no request, closed at once, the member's success noted.
         XCTAssertTrue(peer.closedByNode)
-        XCTAssertEqual(peer.frames("peerRequest"), [])
+        XCTAssertEqual(peer.frames("peer_request"), [])
         XCTAssertEqual(peer.errors, [])
         XCTAssertNotNil(h.node.entry(for: memberB.publicKey)?.lastSuccess)
     }
