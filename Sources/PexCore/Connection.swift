@@ -112,6 +112,8 @@ struct Connection {
     /// When the peer last delivered a record that was new or newer to us (not its own):
     /// inbound eviction protects recently useful peers.
     var lastUsefulAt: Instant?
+    /// A refresh feeler (§15.4): the `seq` of the peer's record we held when dialling it.
+    var refreshSeq: UInt64?
 
     /// Keys tracked per connection in `known`: as many as the address book's protected table,
     /// so that a whole federation fits.

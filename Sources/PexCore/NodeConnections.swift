@@ -215,6 +215,7 @@ extension Node {
         }
         if c.purpose == .feeler {
             resolveCollisionTest(key, reachable: true)
+            if feelerSyncs(id, record) { return }
             close(id, code: .unspecified, message: "feeler done", reason: "feeler done", sendError: false)
             return
         }

@@ -113,6 +113,10 @@ extension Node {
             initialSyncDone = true
             updateState()
         }
+        // A refresh feeler ends with its one exchange (§15.4).
+        if connections[id]?.purpose == .feeler {
+            close(id, code: .unspecified, message: "feeler done", reason: "feeler done", sendError: false)
+        }
     }
 
     /// Validates and learns every record of a message, within the peer's record rate limit.

@@ -337,8 +337,8 @@ extension Node {
         return try? Multiaddr(text)
     }
 
-    /// One short test connection to an address we never reached (Bitcoin's feeler), or to the
-    /// occupant of a contested tried slot.
+    /// One short test connection to an address we never reached (Bitcoin's feeler), to the
+    /// occupant of a contested tried slot, or, with no untried address, a refresh feeler.
     mutating func feeler() {
         guard state != .bootstrapping else { return }
         if let collision = book.pendingCollisions.first {
@@ -351,7 +351,13 @@ extension Node {
         let own = identity.publicKey
         guard let entry = book.select(now: now, using: &random, newOnly: true, excluding: {
             $0 == own || busy.contains($0) || banned.isBanned(.key($0), now: now)
-        }), let address = dialAddress(for: entry.record) else { return }
+        }) else {
+            // Nothing untried (always so in roster mode, where the new table stays empty):
+            // refresh the view through the member connected least recently instead.
+            refreshFeeler()
+            return
+        }
+        guard let address = dialAddress(for: entry.record) else { return }
         if let ip = address.ipAddress, bans.isBanned(.address(ip), now: now) { return }
         dial(address, purpose: .feeler, expectedKey: entry.publicKey)
     }
