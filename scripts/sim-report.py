@@ -106,17 +106,21 @@ def bandwidth(results, out):
 
 
 def attacks(results, out):
+    """Largest attacker share of the victim's table per attack variant (full-size runs only)."""
     bars = []
     for r in sorted(results, key=lambda r: (r["scenario"], r["nodes"])):
-        if r["scenario"] not in ("flood", "eclipse", "equivocate", "replay"):
+        if r["scenario"] not in ("flood", "eclipse", "equivocate", "replay") or r["_path"].startswith("short"):
             continue
         for k, v in sorted(r["metrics"].items()):
-            if k.endswith("max_victim_attacker_share") and not k.startswith("baseline_") and isinstance(v, (int, float)):
-                variant = k[: -len("max_victim_attacker_share")].strip("_") or "all"
-                bars.append((f'{r["scenario"]} {variant}\nN={r["nodes"]}', 100 * v))
+            if "baseline" in k or not isinstance(v, (int, float)):
+                continue
+            if k.endswith("max_victim_attacker_share") or (k == "victim_attacker_share"
+                                                          and "max_victim_attacker_share" not in r["metrics"]):
+                variant = k.replace("max_victim_attacker_share", "").replace("victim_attacker_share", "").strip("_")
+                bars.append((f'{r["scenario"]} {variant or "roster"}\nN={r["nodes"]}', 100 * v))
     if not bars:
         return None
-    fig, ax = plt.subplots(figsize=(max(6, 1.1 * len(bars)), 4))
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * len(bars)), 4))
     ax.bar(range(len(bars)), [b[1] for b in bars])
     ax.axhline(10, color="grey", lw=0.8, label="eclipse target 10 %")
     ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=7)
@@ -152,7 +156,7 @@ def time_file(result_path):
 def cost(results, directory, out):
     pts = []
     for r in results:
-        if r["scenario"] in ("federation", "scale") and r["crypto"] == "fake":
+        if r["scenario"] in ("federation", "scale", "growth") and r["crypto"] == "fake" and not r["_path"].startswith("short"):
             t = time_file(os.path.join(directory, r["_path"]))
             if t:
                 pts.append((r["nodes"], r["scenario"], *t))
@@ -160,7 +164,7 @@ def cost(results, directory, out):
         return None
     pts.sort()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 4))
-    for scenario, marker in (("federation", "o"), ("scale", "s")):
+    for scenario, marker in (("federation", "o"), ("scale", "s"), ("growth", "^")):
         sel = [p for p in pts if p[1] == scenario]
         if sel:
             a1.plot([p[0] for p in sel], [p[3] for p in sel], marker=marker, label=f"{scenario}: CPU s")
