@@ -115,6 +115,8 @@ final class AdminServiceTests: XCTestCase {
         metrics.bans = 2
         metrics.stateChanges = 3
         metrics.relays = 9
+        metrics.inboundEvictions = 2
+        metrics.addressFetchesReleased = 4
         var snapshot = base
         snapshot.metrics = metrics
         let text = PrometheusExporter.render(snapshot)
@@ -188,6 +190,12 @@ final class AdminServiceTests: XCTestCase {
             # HELP pex_state_changes_total Changes of the node's overall state.
             # TYPE pex_state_changes_total counter
             pex_state_changes_total 3
+            # HELP pex_inbound_evictions_total Inbound peers evicted to admit a new one.
+            # TYPE pex_inbound_evictions_total counter
+            pex_inbound_evictions_total 2
+            # HELP pex_address_fetches_released_total Bootstrap connections closed after their address fetch.
+            # TYPE pex_address_fetches_released_total counter
+            pex_address_fetches_released_total 4
 
             """
         XCTAssertEqual(text, expected)

@@ -171,13 +171,15 @@ final class ConfigFileTests: XCTestCase {
     func testRateLimitsAndProtectedCapacity() throws {
         let config = try ConfigFile(yaml: """
             pex:
-              limits: { max_protected: 20000 }
+              limits: { max_protected: 20000, bootstrap_dials_at_once: 3 }
               rate_limits:
                 frames: { rate: 1e6, burst: 100000 }
                 ping: { rate: 2.5, burst: 10, credit_limit: 30 }
             """)
         let node = config.nodeConfig()
         XCTAssertEqual(node.addressBook.maxProtected, 20000)
+        XCTAssertEqual(node.bootstrapDialsAtOnce, 3)
+        XCTAssertEqual(ConfigFile().nodeConfig().bootstrapDialsAtOnce, 1)
         XCTAssertEqual(node.rateLimits.frames, RateLimitConfig.Bucket(ratePerSecond: 1e6, burst: 100_000))
         XCTAssertEqual(node.rateLimits.ping, RateLimitConfig.Bucket(ratePerSecond: 2.5, burst: 10, creditLimit: 30))
         // Classes not mentioned keep the documented defaults.
@@ -196,6 +198,8 @@ final class ConfigFileTests: XCTestCase {
         expectError("pex:\n  rate_limits:\n    ping: { speed: 1 }\n", key: "pex.rate_limits.ping.speed",
                     reason: "unknown key")
         expectError("pex:\n  limits:\n    max_protected: 0\n", key: "pex.limits.max_protected", reason: "out of range")
+        expectError("pex:\n  limits:\n    bootstrap_dials_at_once: 0\n", key: "pex.limits.bootstrap_dials_at_once",
+                    reason: "out of range")
     }
 
     func testDefaultsWithoutAnyFile() throws {

@@ -114,6 +114,9 @@ public enum PrometheusExporter {
             ("pex_sync_records_total", "Records received in sync exchanges.", m.syncRecords),
             ("pex_relays_total", "Records relayed to peers.", m.relays),
             ("pex_state_changes_total", "Changes of the node's overall state.", m.stateChanges),
+            ("pex_inbound_evictions_total", "Inbound peers evicted to admit a new one.", m.inboundEvictions),
+            ("pex_address_fetches_released_total", "Bootstrap connections closed after their address fetch.",
+             m.addressFetchesReleased),
         ]
         for (name, help, value) in plainCounters {
             var family = Family(name, "counter", help)

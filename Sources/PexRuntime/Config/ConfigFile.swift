@@ -60,7 +60,7 @@ public enum AdminSocketSetting: Hashable, Sendable {
 ///   agent: pex/0.1.0
 ///   limits: { target_outbound, max_inbound, max_connections_per_ip, max_pending_handshakes,
 ///             relay_fanout, sync_fanout, max_peers_per_response, max_frame_size, max_bans,
-///             ban_duration, ban_threshold, max_protected }
+///             ban_duration, ban_threshold, max_protected, bootstrap_dials_at_once }
 ///   rate_limits:                            # per-connection buckets (PexCore RateLimitConfig)
 ///     frames: { rate: 20, burst: 200, credit_limit: 400 }   # likewise request, records, ping
 ///   timing: { ping_interval, idle_timeout, feeler_interval, request_timeout, sync_jitter,
@@ -281,10 +281,11 @@ public struct ConfigFile: Sendable {
         try limits.finish(allowed: [
             "target_outbound", "max_inbound", "max_connections_per_ip", "max_pending_handshakes", "relay_fanout",
             "sync_fanout", "max_peers_per_response", "max_frame_size", "max_bans", "ban_duration", "ban_threshold",
-            "max_protected",
+            "max_protected", "bootstrap_dials_at_once",
         ])
         if let n = try limits.int("target_outbound", in: 0...256) { node.targetOutbound = n }
         if let n = try limits.int("max_inbound", in: 0...10_000) { node.maxInbound = n }
+        if let n = try limits.int("bootstrap_dials_at_once", in: 1...64) { node.bootstrapDialsAtOnce = n }
         if let n = try limits.int("max_connections_per_ip", in: 1...1_000) { node.maxConnectionsPerIP = n }
         if let n = try limits.int("max_pending_handshakes", in: 1...10_000) { node.maxPendingHandshakes = n }
         if let n = try limits.int("relay_fanout", in: 0...64) { node.relayFanout = n }
