@@ -169,20 +169,18 @@ public struct AddressBook: Sendable {
     @discardableResult
     public mutating func insert(_ record: VerifiedPeerRecord, sourceGroup: [UInt8], protected: Bool, now: Instant) -> InsertOutcome {
         let key = record.publicKey
-        if var entry = book[key] {
-            let outcome: InsertOutcome
-            if record.seq > entry.record.seq {
-                outcome = .updated(previous: entry.record)
-                entry.record = record
-            } else if record.seq == entry.record.seq {
-                outcome = .unchanged
-            } else {
-                return .stale
-            }
-            entry.lastSeen = max(entry.lastSeen, now)
-            book[key] = entry
-            if protected && entry.location != .protected { _ = moveToProtected(key) }
-            syncGroup(key)
+        // Known key: changed in place (most inserts are a peer repeating what we hold).
+        if let index = book.index(forKey: key) {
+            let heldSeq = book.values[index].record.seq
+            if record.seq < heldSeq { return .stale }
+            let changed = record.seq > heldSeq
+            let outcome: InsertOutcome = changed ? .updated(previous: book.values[index].record) : .unchanged
+            if changed { book.values[index].record = record }
+            book.values[index].lastSeen = max(book.values[index].lastSeen, now)
+            let moves = protected && book.values[index].location != .protected
+            if moves { _ = moveToProtected(key) }
+            // The group follows the record and the location; neither changed otherwise.
+            if changed || moves { syncGroup(key) }
             return outcome
         }
         var entry = BookEntry(

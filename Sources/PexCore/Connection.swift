@@ -2,7 +2,11 @@ import PexWire
 
 /// One connection's state. All transitions happen in `Node`; this type holds the data and the
 /// transition table (`Connection.Phase.step(for:)`), which `docs/PROTOCOL.md` draws as a diagram.
-struct Connection {
+///
+/// A class: the node reads a field or two of some connection per record it handles, and a
+/// struct of this size costs a dozen reference counts per copy. The node owns each connection
+/// alone (no other reference escapes it), so sharing never shows.
+final class Connection {
     /// The life of a connection:
     ///
     ///     dialing ──connected──▶ awaitingHello ──Hello ok / send Auth──▶ awaitingAuth ──Auth ok──▶ ready
@@ -118,6 +122,22 @@ struct Connection {
     /// Keys tracked per connection in `known`: as many as the address book's protected table,
     /// so that a whole federation fits.
     static let knownRecordsCapacity = 1024
+
+    init(id: ConnectionID, direction: Direction, purpose: Purpose, remote: Multiaddr, phase: Phase,
+         decoder: FrameDecoder, openedAt: Instant, ourNonce: [UInt8], expectedKey: PublicKey? = nil,
+         lastReceived: Instant, limits: PeerRateLimits) {
+        self.id = id
+        self.direction = direction
+        self.purpose = purpose
+        self.remote = remote
+        self.phase = phase
+        self.decoder = decoder
+        self.openedAt = openedAt
+        self.ourNonce = ourNonce
+        self.expectedKey = expectedKey
+        self.lastReceived = lastReceived
+        self.limits = limits
+    }
 
     var peerKey: PublicKey? { peerRecord?.publicKey }
     var isReady: Bool { phase == .ready }

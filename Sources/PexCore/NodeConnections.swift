@@ -12,7 +12,6 @@ extension Node {
             ourNonce: random.bytes(WireLimits.nonceLength), expectedKey: expectedKey, lastReceived: now,
             limits: PeerRateLimits(config: config.rateLimits, now: now))
         connections[id] = connection
-        connectionOrder.append(id)
         if let key = expectedKey { book.markAttempt(key, now: now) }
         metrics.connectionsOpened["outbound", default: 0] += 1
         emit(.dial(id, address: address))
@@ -33,7 +32,7 @@ extension Node {
         } else if connections.values.filter({ !$0.isReady && $0.phase != .closing }).count >= config.maxPendingHandshakes {
             refusal = (.tooManyConnections, "too many pending handshakes")
         }
-        var connection = Connection(
+        let connection = Connection(
             id: id, direction: .inbound, purpose: .regular, remote: remote, phase: .awaitingHello,
             decoder: FrameDecoder(maxFrameSize: WireLimits.minFrameSize), openedAt: now,
             ourNonce: random.bytes(WireLimits.nonceLength), lastReceived: now,
@@ -41,23 +40,20 @@ extension Node {
         if let (code, message) = refusal {
             connection.phase = .closing
             connections[id] = connection
-            connectionOrder.append(id)
-            metrics.connectionsOpened["refused", default: 0] += 1
+                metrics.connectionsOpened["refused", default: 0] += 1
             sendError(id, code: code, message: message, closing: true)
             emit(.close(id))
             return
         }
         connections[id] = connection
-        connectionOrder.append(id)
         metrics.connectionsOpened["inbound", default: 0] += 1
         sendHello(id)
     }
 
     mutating func connected(_ id: ConnectionID) {
-        guard var c = connections[id], c.phase == .dialing else { return }
+        guard let c = connections[id], c.phase == .dialing else { return }
         c.phase = .awaitingHello
         c.lastReceived = now
-        connections[id] = c
         sendHello(id)
     }
 
@@ -83,7 +79,7 @@ extension Node {
     // MARK: Handshake
 
     mutating func sendHello(_ id: ConnectionID) {
-        guard var c = connections[id] else { return }
+        guard let c = connections[id] else { return }
         guard let own = ownRecord else {
             close(id, code: .internalError, message: "no valid own record", reason: "no own record")
             return
@@ -95,13 +91,12 @@ extension Node {
             networkID: config.networkID, record: own, nonce: c.ourNonce, capabilities: capabilities,
             maxFrameSize: UInt32(config.maxFrameSize), agent: config.agent))
         c.ourHello = hello.encoded()
-        connections[id] = c
         sendEncoded(id, c.ourHello, kind: hello.kind)
     }
 
     /// Validates the peer's Hello, then sends our Auth.
     mutating func handleHello(_ id: ConnectionID, _ hello: Hello, bytes: [UInt8]) {
-        guard var c = connections[id] else { return }
+        guard let c = connections[id] else { return }
         // Version: the highest both speak.
         guard hello.minVersion <= hello.maxVersion else {
             return handshakeFailure(id, code: .malformedFrame, message: "min_version above max_version", offence: .malformedFrame)
@@ -156,7 +151,6 @@ extension Node {
         c.peerNonce = hello.nonce
         c.peerRecord = record
         c.phase = .awaitingAuth
-        connections[id] = c
         let role: AuthRole = c.direction == .outbound ? .initiator : .responder
         let (initiatorHello, responderHello) = c.direction == .outbound ? (c.ourHello, bytes) : (bytes, c.ourHello)
         let payload = AuthTranscript.payload(
@@ -165,7 +159,7 @@ extension Node {
     }
 
     mutating func handleAuth(_ id: ConnectionID, _ auth: Auth) {
-        guard var c = connections[id], let record = c.peerRecord else { return }
+        guard let c = connections[id], let record = c.peerRecord else { return }
         let peerRole: AuthRole = c.direction == .outbound ? .responder : .initiator
         let (initiatorHello, responderHello) = c.direction == .outbound ? (c.ourHello, c.peerHello) : (c.peerHello, c.ourHello)
         let payload = AuthTranscript.payload(
@@ -179,7 +173,6 @@ extension Node {
         // peer's signing time), the first latency sample for inbound eviction.
         if c.direction == .inbound { c.minRoundTrip = now - c.openedAt }
         c.decoder.maxFrameSize = config.maxFrameSize
-        connections[id] = c
         becameReady(id)
     }
 
@@ -401,7 +394,6 @@ extension Node {
     mutating func remove(_ id: ConnectionID, reason: String, closeTransport: Bool = false) {
         guard let c = connections[id] else { return }
         connections[id] = nil
-        connectionOrder.removeAll { $0 == id }
         metrics.connectionsClosed += 1
         if closeTransport && c.phase != .closing { emit(.close(id)) }
         if c.isReady { event(.disconnected(id, c.peerKey, reason: reason)) }

@@ -6,14 +6,13 @@ extension Node {
     /// Sends a PeerRequest: a delta from the peer's last cursor when both sides do delta sync,
     /// else the full list. Gives the peer record credit for the answer (Bitcoin's getaddr credit).
     mutating func requestPeers(_ id: ConnectionID, since explicit: SyncCursor? = nil) {
-        guard var c = connections[id], c.isReady, c.pending == nil, let key = c.peerKey else { return }
+        guard let c = connections[id], c.isReady, c.pending == nil, let key = c.peerKey else { return }
         let since = explicit ?? (c.session?.deltaSync == true ? cursors[key] : nil)
         let requestID = nextRequestID
         nextRequestID += 1
         c.pending = Connection.PendingRequest(id: requestID, sentAt: now, full: since == nil, recordsSoFar: 0, since: since)
         c.lastSyncAt = now
         c.limits.creditRecords(for: PeerRequest(requestID: 0, maxPeers: UInt32(config.maxPeersPerResponse)))
-        connections[id] = c
         send(id, .peerRequest(PeerRequest(requestID: requestID, maxPeers: UInt32(config.maxPeersPerResponse), since: since)))
     }
 
@@ -22,14 +21,12 @@ extension Node {
     /// Serves a PeerRequest: the full list from the windowed snapshot, or what changed since the
     /// cursor; as many records as fit the peer's frame limit.
     mutating func answer(_ id: ConnectionID, _ request: PeerRequest) {
-        guard var c = connections[id], let session = c.session else { return }
+        guard let c = connections[id], let session = c.session else { return }
         let continues = request.since != nil && request.since == c.continuation
         guard continues || c.limits.tryTake(.request, now: now) else {
-            connections[id] = c
             sendError(id, code: .rateLimited, message: "too many peer requests", closing: false)
             return punish(id, .rateLimited)
         }
-        connections[id] = c
         let limit = min(Int(request.maxPeers == 0 ? UInt32(WireLimits.maxRecordsPerMessage) : request.maxPeers),
                         config.maxPeersPerResponse, WireLimits.maxRecordsPerMessage)
         // A cursor of this log's epoch is always honoured (it may be a continuation of a paged
@@ -123,21 +120,26 @@ extension Node {
     /// - Returns: How many were accepted.
     @discardableResult
     mutating func handleRecords(_ id: ConnectionID, _ records: [SignedPeerRecord], kind: String) -> Int {
-        guard var c = connections[id] else { return 0 }
+        guard let c = connections[id] else { return 0 }
         let allowed = c.limits.take(.records, upTo: records.count, now: now)
-        connections[id] = c
         if allowed < records.count {
             metrics.rejections["rate-limited", default: 0] += records.count - allowed
             punish(id, .rateLimited)
         }
-        c = connections[id] ?? c
         let source = c.peerKey
         let sourceGroup = c.remoteIP?.netGroup ?? []
         var accepted = 0
         for signed in records.prefix(allowed) {
             guard phase(of: id) == .ready else { break }
-            let known = knownRecord(of: signed)
-            switch validator.validate(signed, known: known, now: now) {
+            // Decoded once: the claimed key finds the stored record, and validation goes on
+            // from the same parse.
+            let parsed = validator.parse(signed)
+            // (No closure over `self` here: it would copy the whole node per record.)
+            var known: VerifiedPeerRecord?
+            if case let .success(record) = parsed, let key = PublicKey(unvalidated: record.publicKeyBytes) {
+                known = book.entry(for: key)?.record
+            }
+            switch validator.validate(parsed, now: now, known: known) {
             case let .accepted(record, _):
                 connections[id]?.known.note(record.publicKey, seq: record.seq)
                 if record.publicKey == identity.publicKey {
@@ -162,7 +164,10 @@ extension Node {
                 metrics.recordsDuplicate += 1
                 if let known { connections[id]?.known.note(known.publicKey, seq: known.seq) }
                 // Seen again: refreshes lastSeen, which keeps the entry from going stale.
-                if let known { _ = book.insert(known, sourceGroup: sourceGroup, protected: isProtected(known.publicKey), now: now) }
+                if let known {
+                    let protected = Self.isProtected(known.publicKey, roster: config.roster, labMode: config.labMode)
+                    _ = book.insert(known, sourceGroup: sourceGroup, protected: protected, now: now)
+                }
             case .stale:
                 metrics.recordsStale += 1
                 punish(id, .staleRecord)
@@ -181,17 +186,14 @@ extension Node {
         return accepted
     }
 
-    /// The record we hold for the key a signed record claims, without validating it.
-    func knownRecord(of signed: SignedPeerRecord) -> VerifiedPeerRecord? {
-        keyOf(signed).flatMap { book.entry(for: $0)?.record }
-    }
 
     /// Stores a verified record, tells the application, and relays it onward once.
     mutating func learn(_ record: VerifiedPeerRecord, from source: PublicKey?, via id: ConnectionID, sourceGroup: [UInt8] = []) {
         let key = record.publicKey
         // The peer it came from holds it (a relayed record, or the peer's own from its Hello).
         connections[id]?.known.note(key, seq: record.seq)
-        let outcome = book.insert(record, sourceGroup: sourceGroup, protected: isProtected(key), now: now)
+        let protected = Self.isProtected(key, roster: config.roster, labMode: config.labMode)
+        let outcome = book.insert(record, sourceGroup: sourceGroup, protected: protected, now: now)
         bookExpiryDue = min(bookExpiryDue, Instant.unix(seconds: record.expiresAt))
         var relayAs: Frame?
         switch outcome {

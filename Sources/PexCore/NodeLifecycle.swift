@@ -44,7 +44,17 @@ extension Node {
     /// Whether a record is kept outside the buckets: roster members always; every record in lab
     /// mode, where all addresses share one network group, so bucketing would only make slot
     /// collisions drop peers of a small local network (and protects against nothing there).
-    func isProtected(_ key: PublicKey) -> Bool { isMember(key) || config.labMode }
+    func isProtected(_ key: PublicKey) -> Bool {
+        Self.isProtected(key, roster: config.roster, labMode: config.labMode)
+    }
+
+    /// `isProtected` for the per-record paths: a method call on `self` from mutating code makes
+    /// Swift copy the whole node first, and these run for every record received.
+    static func isProtected(_ key: PublicKey, roster: Set<PublicKey>?, labMode: Bool) -> Bool {
+        if labMode { return true }
+        guard let roster else { return false }
+        return roster.contains(key)
+    }
 
     mutating func startUp() {
         signOwnRecord()

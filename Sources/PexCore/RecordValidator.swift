@@ -193,6 +193,8 @@ public struct RecordValidator: Sendable {
     public private(set) var statistics = ValidationStatistics()
     /// Signed records whose key and signature passed under `crypto`.
     private var signatureCache: BoundedSet<SignedPeerRecord>
+    /// Decodes records (`DirectRecordParser` unless shared among simulated nodes).
+    public let parser: any RecordParser
 
     /// A validator.
     ///
@@ -200,9 +202,12 @@ public struct RecordValidator: Sendable {
     ///   - policy: Network id, roster and address policy.
     ///   - crypto: Signature verification (`SodiumCrypto` in a real node).
     ///   - signatureCacheCapacity: How many verified signed records to remember (FIFO).
-    public init(policy: ValidationPolicy, crypto: any CryptoProvider = SodiumCrypto(), signatureCacheCapacity: Int = 8192) {
+    ///   - parser: Decodes records; `DirectRecordParser` in a real node.
+    public init(policy: ValidationPolicy, crypto: any CryptoProvider = SodiumCrypto(), signatureCacheCapacity: Int = 8192,
+                parser: any RecordParser = DirectRecordParser()) {
         self.policy = policy
         self.crypto = crypto
+        self.parser = parser
         signatureCache = BoundedSet(capacity: signatureCacheCapacity)
     }
 
@@ -234,25 +239,63 @@ public struct RecordValidator: Sendable {
     public mutating func validate(
         _ signed: SignedPeerRecord, now: Instant, known: (PublicKey) -> VerifiedPeerRecord?
     ) -> ValidationOutcome {
-        let outcome = evaluate(signed, now: now, known: known)
+        let parsed = parse(signed)
+        var stored: VerifiedPeerRecord?
+        if case let .success(record) = parsed, cheapRejection(record) == nil, let key = PublicKey(unvalidated: record.publicKeyBytes) {
+            stored = known(key)
+        }
+        return validate(parsed, now: now, known: stored)
+    }
+
+    /// The first step of `validate`, for a caller that needs the claimed key before it can find
+    /// the stored record (and so decodes each record once).
+    ///
+    /// - Parameter signed: The record as received.
+    /// - Returns: The decoded record, or why it is malformed.
+    public func parse(_ signed: SignedPeerRecord) -> Result<UnverifiedPeerRecord, WireError> {
+        Result { () throws(WireError) in try parser.parse(signed, networkID: policy.networkID) }
+    }
+
+    /// Validates a record already passed through `parse(_:)`.
+    ///
+    /// - Parameters:
+    ///   - parsed: What `parse(_:)` returned.
+    ///   - now: The current time; record expiry is checked against `now.unixSeconds`.
+    ///   - known: The stored record for the claimed key, if any; a record of another key is
+    ///     ignored.
+    /// - Returns: The outcome, as `validate(_:known:now:)` gives it.
+    public mutating func validate(
+        _ parsed: Result<UnverifiedPeerRecord, WireError>, now: Instant, known: VerifiedPeerRecord?
+    ) -> ValidationOutcome {
+        let outcome = evaluate(parsed, now: now, known: known)
         statistics.count(outcome)
         return outcome
     }
 
+    /// The roster and address checks: what may refuse a parsed record before any lookup or
+    /// signature.
+    private func cheapRejection(_ unverified: UnverifiedPeerRecord) -> RecordRejection? {
+        if let roster = policy.roster {
+            // parse guarantees 32 bytes, so the key always wraps; it is validated in verify.
+            guard let claimedKey = PublicKey(unvalidated: unverified.publicKeyBytes), roster.contains(claimedKey)
+            else { return .notAMember }
+        }
+        return policy.addressRejection(unverified.addresses)
+    }
+
     private mutating func evaluate(
-        _ signed: SignedPeerRecord, now: Instant, known lookup: (PublicKey) -> VerifiedPeerRecord?
+        _ parsed: Result<UnverifiedPeerRecord, WireError>, now: Instant, known stored: VerifiedPeerRecord?
     ) -> ValidationOutcome {
         let unverified: UnverifiedPeerRecord
-        do { unverified = try signed.parse(networkID: policy.networkID) } catch { return .rejected(.invalid(error)) }
-
-        // parse guarantees 32 bytes, so the key always wraps; it is validated in verify.
-        let claimedKey = PublicKey(unvalidated: unverified.publicKeyBytes)
-        if let roster = policy.roster {
-            guard let claimedKey, roster.contains(claimedKey) else { return .rejected(.notAMember) }
+        switch parsed {
+        case let .success(record): unverified = record
+        case let .failure(error): return .rejected(.invalid(error))
         }
-        if let rejection = policy.addressRejection(unverified.addresses) { return .rejected(rejection) }
+        let signed = unverified.signed
 
-        let known = claimedKey.flatMap(lookup).flatMap { $0.publicKey.bytes == unverified.publicKeyBytes ? $0 : nil }
+        if let rejection = cheapRejection(unverified) { return .rejected(rejection) }
+
+        let known = stored.flatMap { $0.publicKey.bytes == unverified.publicKeyBytes ? $0 : nil }
         if let known {
             if known.signed == signed { return .duplicate }
             if unverified.record.seq < known.seq { return .stale(seq: unverified.record.seq, known: known.seq) }

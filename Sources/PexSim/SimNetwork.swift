@@ -83,6 +83,10 @@ public final class SimNetwork {
     public private(set) var now: Instant
     public var link = LinkModel()
     public let crypto: any CryptoProvider
+    /// One parser for every node: each distinct record is decoded once per run and its buffers
+    /// are shared by every node that holds it (memory and time of large runs; outcomes are the
+    /// same as with per-node parsing).
+    public let parser = MemoizingRecordParser()
     public var eventLimit = 10_000
     var rng: SeededRandom
     var queue = EventQueue<Item>()
@@ -164,7 +168,7 @@ public final class SimNetwork {
         generation[i, default: 0] += 1
         running[i] = true
         hosts[i].node = Node(config: hosts[i].config, identity: hosts[i].identity, crypto: crypto,
-                             random: SeededRandom(seed: rng.next()), now: now)
+                             random: SeededRandom(seed: rng.next()), now: now, parser: parser)
         input(i, .loaded(hosts[i].store.state))
     }
 
@@ -480,7 +484,7 @@ public final class SimNetwork {
                 schedule(.input(i, .resolveFailed(query, reason: "no DNS in the simulator"), generation: generation[i] ?? 0), after: latency())
             case let .persist(change):
                 outputObserver?(self, i, output)
-                hosts[i].store.apply(change)
+                hosts[i].store.apply(change, parser: parser)
             case let .event(event):
                 mix(4)
                 switch event {
@@ -526,7 +530,9 @@ public final class SimNetwork {
     /// - Returns: What `body` returns, or nil when the host is down.
     public func inspect<T>(_ i: Int, _ body: (Node) -> T) -> T? {
         guard running[i], scripts.isEmpty || scripts[i] == nil else { return nil }
-        return body(hosts[i].node.unsafelyUnwrapped)
+        // `node!` on the array element borrows it in place; `unsafelyUnwrapped` (a getter)
+        // would copy the whole node.
+        return body(hosts[i].node!)
     }
 
     /// Runs `body` on host `i`'s node in place (no copy of the node's state).

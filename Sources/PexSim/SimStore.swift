@@ -9,18 +9,23 @@ public struct SimStore: Sendable {
 
     public init() {}
 
-    public mutating func apply(_ change: PersistChange) {
+    public mutating func apply(_ change: PersistChange, parser: MemoizingRecordParser? = nil) {
         switch change {
         case let .upsertPeer(peer):
-            guard let key = Self.key(of: peer.record) else { return }
+            guard let key = Self.key(of: peer.record, parser: parser) else { return }
             if let i = peerIndex[key] { state.peers[i] = peer } else {
                 peerIndex[key] = state.peers.count
                 state.peers.append(peer)
             }
         case let .removePeer(key):
             guard let i = peerIndex.removeValue(forKey: key) else { return }
-            state.peers.remove(at: i)
-            for (k, index) in peerIndex where index > i { peerIndex[k] = index - 1 }
+            // Row order carries no meaning (loading sorts by key): the last row fills the gap.
+            let last = state.peers.count - 1
+            if i != last {
+                state.peers.swapAt(i, last)
+                if let moved = Self.key(of: state.peers[i].record, parser: parser) { peerIndex[moved] = i }
+            }
+            state.peers.removeLast()
         case let .ban(entry):
             state.bans.removeAll { $0.subject == entry.subject }
             state.bans.append(entry)
@@ -35,6 +40,10 @@ public struct SimStore: Sendable {
         case .equivocation:
             break
         }
+    }
+
+    static func key(of signed: SignedPeerRecord, parser: MemoizingRecordParser?) -> PublicKey? {
+        parser?.remembered(signed).flatMap { PublicKey(unvalidated: $0.publicKeyBytes) } ?? key(of: signed)
     }
 
     static func key(of signed: SignedPeerRecord) -> PublicKey? {

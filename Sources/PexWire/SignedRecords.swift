@@ -10,15 +10,47 @@
 ///
 /// The key is checked to be a valid Ed25519 point only in `verify`: the check costs a scalar
 /// multiplication (tens of microseconds), the price class of a signature, not of parsing.
+///
+/// Immutable; its fields live in one shared object (one reference count per copy), which a
+/// `VerifiedPeerRecord` made from it shares too.
 public struct UnverifiedPeerRecord: Hashable, Sendable {
+    fileprivate final class Storage: Sendable {
+        let signed: SignedPeerRecord
+        let record: PeerRecord
+        let publicKeyBytes: [UInt8]
+        let addresses: [Multiaddr]
+
+        init(signed: SignedPeerRecord, record: PeerRecord, publicKeyBytes: [UInt8], addresses: [Multiaddr]) {
+            self.signed = signed
+            self.record = record
+            self.publicKeyBytes = publicKeyBytes
+            self.addresses = addresses
+        }
+    }
+
+    fileprivate let storage: Storage
+
+    init(signed: SignedPeerRecord, record: PeerRecord, publicKeyBytes: [UInt8], addresses: [Multiaddr]) {
+        storage = Storage(signed: signed, record: record, publicKeyBytes: publicKeyBytes, addresses: addresses)
+    }
+
     /// The record as received.
-    public let signed: SignedPeerRecord
+    public var signed: SignedPeerRecord { storage.signed }
     /// The decoded record.
-    public let record: PeerRecord
+    public var record: PeerRecord { storage.record }
     /// The record's key, 32 bytes, not yet checked to be a valid Ed25519 point.
-    public let publicKeyBytes: [UInt8]
+    public var publicKeyBytes: [UInt8] { storage.publicKeyBytes }
     /// The record's addresses, each parsed and dialable.
-    public let addresses: [Multiaddr]
+    public var addresses: [Multiaddr] { storage.addresses }
+
+    // The other fields are decoded from the signed bytes.
+    public static func == (lhs: UnverifiedPeerRecord, rhs: UnverifiedPeerRecord) -> Bool {
+        lhs.storage === rhs.storage || lhs.signed == rhs.signed
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(signed)
+    }
 
     /// Checks the key, the signature, then the seq, then the expiry.
     ///
@@ -47,22 +79,38 @@ public struct UnverifiedPeerRecord: Hashable, Sendable {
 }
 
 /// A peer record that passed every check of the validation pipeline.
+///
+/// Immutable, and held by many tables (the address book, connections, answers, relays): it
+/// shares the parsed record's storage object, so a copy costs two reference counts (that
+/// object and the key), not one per buffer.
 public struct VerifiedPeerRecord: Hashable, Sendable {
-    /// The record as received; relay it as is, never re-signed or re-encoded.
-    public let signed: SignedPeerRecord
-    public let record: PeerRecord
+    private let parsed: UnverifiedPeerRecord.Storage
+    /// The record's key, checked to be a valid Ed25519 point.
     public let publicKey: PublicKey
-    public let addresses: [Multiaddr]
+
+    /// The record as received; relay it as is, never re-signed or re-encoded.
+    public var signed: SignedPeerRecord { parsed.signed }
+    /// The decoded record.
+    public var record: PeerRecord { parsed.record }
+    /// The record's addresses, each parsed and dialable.
+    public var addresses: [Multiaddr] { parsed.addresses }
 
     init(unverified: UnverifiedPeerRecord, publicKey: PublicKey) {
-        signed = unverified.signed
-        record = unverified.record
+        parsed = unverified.storage
         self.publicKey = publicKey
-        addresses = unverified.addresses
     }
 
-    public var seq: UInt64 { record.seq }
-    public var expiresAt: UInt64 { record.expiresAt }
+    // Everything else is decoded from the signed bytes: equal bytes and key mean equal records.
+    public static func == (lhs: VerifiedPeerRecord, rhs: VerifiedPeerRecord) -> Bool {
+        (lhs.parsed === rhs.parsed || lhs.signed == rhs.signed) && lhs.publicKey == rhs.publicKey
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(signed)
+    }
+
+    public var seq: UInt64 { parsed.record.seq }
+    public var expiresAt: UInt64 { parsed.record.expiresAt }
     public var peerID: PeerID { publicKey.peerID }
 
     /// Whether `self` replaces `other` in an address book: same key, higher seq.
