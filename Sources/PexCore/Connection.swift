@@ -118,6 +118,12 @@ final class Connection {
     var lastUsefulAt: Instant?
     /// A refresh feeler (§15.4): the `seq` of the peer's record we held when dialling it.
     var refreshSeq: UInt64?
+    /// Inbound: the `seq` of the peer's record we held before its `Hello` brought a newer one.
+    /// We are behind on the peer's part of the network; if the peer leaves before our request
+    /// on this connection is answered (its refresh feeler), we dial it back (§15.4).
+    var behindAtHello: UInt64?
+    /// A refresh feeler dialled back to a peer whose inbound `Hello` showed us behind.
+    var isDialBack = false
 
     /// Keys tracked per connection in `known`: as many as the address book's protected table,
     /// so that a whole federation fits.

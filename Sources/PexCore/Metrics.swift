@@ -22,6 +22,10 @@ public struct NodeMetrics: Sendable, Equatable {
     public var inboundEvictions = 0
     /// Bootstrap (address-fetch) connections closed after their exchange filled the book.
     public var addressFetchesReleased = 0
+    /// Refresh feelers that stayed for a sync exchange because the handshake showed us behind.
+    public var refreshSyncs = 0
+    /// Refresh feelers dialled back to a peer whose inbound `Hello` showed us behind.
+    public var refreshDialBacks = 0
 
     public init() {}
 

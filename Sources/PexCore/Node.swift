@@ -77,6 +77,9 @@ public struct Node {
         var rng = AnyRandom(random)
         let bucketKey = rng.bytes(32)
         let epoch = rng.next()
+        // Nodes started together must not feel in lockstep (every refresh feeler of a federation
+        // at the same instant): the first feeler comes at a random point of the first interval.
+        let feelerPhase = rng.jitter(upTo: config.feelerInterval)
         self.random = rng
         let hash: @Sendable ([UInt8]) -> [UInt8] = { [crypto] in crypto.hash256($0) }
         book = AddressBook(config: config.addressBook, secret: bucketKey, hash: hash)
@@ -89,7 +92,7 @@ public struct Node {
         bans = BanList(capacity: config.maxBans)
         bootstrap = BootstrapSources(config: config)
         nextSyncAt = now
-        nextFeelerAt = now + config.feelerInterval
+        nextFeelerAt = now + feelerPhase
         nextMaintenanceAt = now
         self.bucketKey = bucketKey
     }

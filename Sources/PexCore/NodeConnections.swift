@@ -198,6 +198,9 @@ extension Node {
             book.markFailure(expected, now: now)
         }
         if case let .bootstrap(address) = c.purpose { bootstrap.succeeded(address) }
+        if c.direction == .inbound, let held = book.entry(for: key)?.record.seq, held < record.seq {
+            connections[id]?.behindAtHello = held
+        }
         learn(record, from: nil, via: id, sourceGroup: c.remoteIP?.netGroup ?? [])
         if c.direction == .outbound {
             // An address fetch proves reachability but is not a pick of the outbound selection:
@@ -388,6 +391,11 @@ extension Node {
         guard let c = connections[id] else { return }
         if c.phase != .closing && !c.isReady { noteDialFailure(c) }
         remove(id, reason: reason)
+        // The peer left a connection whose Hello showed us behind before we got its records:
+        // it was its refresh feeler (§15.4), and we need one of our own to catch up.
+        if c.isReady, c.direction == .inbound, c.exchanges == 0, let held = c.behindAtHello, let key = c.peerKey {
+            dialBack(key, heldSeq: held)
+        }
     }
 
     /// Forgets a connection. With `closeTransport`, also asks the driver to close it.

@@ -7,8 +7,10 @@ import PexWire
 // outbound peers, and two halves of a healed partition never met again. A refresh feeler is a
 // short connection to the member we have been connected to least recently; it syncs once, only
 // when the handshake shows the peer's record newer than ours (we were cut off from where it
-// lives), and is closed after that exchange. In a converged federation the handshake is all
-// it costs.
+// lives), and is closed after that exchange. Its acceptor may be the one behind: it sees a
+// newer record in the dialler's Hello, and once the feeler has left, it dials the dialler back
+// for a sync of its own (in which the dialler's request is answered too). In a converged
+// federation the handshake is all it costs.
 
 extension Node {
     /// The longest a failed member is held back from refresh feelers: `feelerInterval` doubles
@@ -78,12 +80,36 @@ extension Node {
         if let id = connectionOrder.last { connections[id]?.refreshSeq = entry.record.seq }
     }
 
+    /// Dials back, as a refresh feeler that syncs, a peer that left an inbound connection
+    /// before answering us although its `Hello` showed us behind (§15.4). That peer's refresh
+    /// feeler only syncs when the *dialler* is behind; without the dial-back, what the peer knows
+    /// and we do not would wait for one of our own feelers to reach its part of the network.
+    ///
+    /// At most one dial-back is in flight at a time, so a peer cannot make us dial at will.
+    /// - Parameters:
+    ///   - key: The peer.
+    ///   - heldSeq: The `seq` of its record we held before its `Hello`: the dial-back syncs
+    ///     when the peer's `Hello` shows a newer one, which it will unless the record changed back.
+    mutating func dialBack(_ key: PublicKey, heldSeq: UInt64) {
+        guard state != .stopped, !busyKeys.contains(key), !bans.isBanned(.key(key), now: now),
+              config.roster?.contains(key) ?? true,
+              !connections.values.contains(where: { $0.isDialBack && $0.phase != .closing }),
+              let entry = book.entry(for: key), let address = dialAddress(for: entry.record) else { return }
+        if let ip = address.ipAddress, bans.isBanned(.address(ip), now: now) { return }
+        dial(address, purpose: .feeler, expectedKey: key)
+        guard let id = connectionOrder.last else { return }
+        connections[id]?.refreshSeq = heldSeq
+        connections[id]?.isDialBack = true
+        metrics.refreshDialBacks += 1
+    }
+
     /// A feeler's handshake completed: a refresh feeler whose peer showed a record newer than
     /// the one we dialled it for stays open for one sync exchange (closed when it completes,
     /// §15.4). Every other feeler is done.
     /// - Returns: Whether the connection stays open for the exchange.
     mutating func feelerSyncs(_ id: ConnectionID, _ record: VerifiedPeerRecord) -> Bool {
         guard let known = connections[id]?.refreshSeq, record.seq > known else { return false }
+        metrics.refreshSyncs += 1
         requestPeers(id)
         return connections[id]?.pending != nil
     }

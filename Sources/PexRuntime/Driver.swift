@@ -54,6 +54,10 @@ final class Driver {
     /// carries many requests is answered with one write instead of one per frame.
     private var unflushed: [ConnectionID: [UInt8]] = [:]
     private var unflushedOrder: [ConnectionID] = []
+    /// `.send` outputs performed and stream writes submitted since start: without the
+    /// coalescing above they would be equal (tests check that they are not).
+    private(set) var framesSent = 0
+    private(set) var streamWrites = 0
     private var now: Instant
     private(set) var shuttingDown = false
     /// Failed `apply` calls in a row.
@@ -215,6 +219,7 @@ final class Driver {
         case let .dial(id, address):
             dial(id, address)
         case let .send(id, bytes):
+            framesSent += 1
             if unflushed[id] == nil {
                 unflushed[id] = bytes
                 unflushedOrder.append(id)
@@ -237,7 +242,7 @@ final class Driver {
 
     private func flushWrites(of id: ConnectionID) {
         guard let bytes = unflushed.removeValue(forKey: id) else { return }
-        streams[id]?.write(bytes)
+        if streams[id]?.write(bytes) == true { streamWrites += 1 }
     }
 
     private func flushWrites() {

@@ -226,6 +226,22 @@ public final class PexNode: @unchecked Sendable {
         return condition.withLock { lastSnapshot }
     }
 
+    /// Runs `body` with the driver on the loop thread (for tests of the driver's internals).
+    ///
+    /// - Returns: What `body` returned, or `nil` when the node is not running.
+    func withDriver<T>(_ body: @escaping @Sendable (Driver) -> T) -> T? {
+        if isLoopThread { return driver.map(body) }
+        let answer = DriverAnswer<T>()
+        let done = DispatchSemaphore(value: 0)
+        let queued = condition.withLock { loop }?.execute { [self] in
+            answer.value = self.driver.map(body)
+            done.signal()
+        } ?? false
+        guard queued else { return nil }
+        done.wait()
+        return answer.value
+    }
+
     /// Hands `command` to the node.
     ///
     /// - Parameter command: What to do.
@@ -335,6 +351,11 @@ public final class PexNode: @unchecked Sendable {
 /// and read after it is waited on.
 private final class StartOutcome: @unchecked Sendable {
     var error: RuntimeError?
+}
+
+/// Carries a value from the loop thread, under the same semaphore discipline.
+private final class DriverAnswer<T>: @unchecked Sendable {
+    var value: T?
 }
 
 /// Carries a snapshot from the loop thread, under the same semaphore discipline.

@@ -149,4 +149,62 @@ final class RefreshFeelerTests: XCTestCase {
         XCTAssertEqual(peer.errors, [])
         XCTAssertNotNil(h.node.entry(for: memberB.publicKey)?.lastSuccess)
     }
+
+    // MARK: The dial-back
+
+    /// B, whose record the node holds at seq 5 on 13.0.0.1, connects from 13.0.0.2 with
+    /// `helloSeq` in its Hello; the node answers with its request, and B leaves, after
+    /// answering it when `answers`. Returns the node's dials that followed.
+    func inboundFeelerFromB(helloSeq: UInt64, answers: Bool) -> (NodeHarness, [Multiaddr], RawPeer) {
+        let (h, _, _) = harness { RawPeer.record(self.memberB, seq: 5, addresses: ["/ip4/13.0.0.1/tcp/4001"],
+                                                 expiresAt: $0.now.unixSeconds + 86_400, crypto: $0.crypto) }
+        // A newer record moves B to 13.0.0.2; seq 5 is the very record the node holds.
+        let hello = RawPeer.record(memberB, seq: helloSeq, addresses: [helloSeq == 5 ? "/ip4/13.0.0.1/tcp/4001" : "/ip4/13.0.0.2/tcp/4001"],
+                                   expiresAt: h.now.unixSeconds + 86_400, crypto: h.crypto)
+        let b = RawPeer.connect(to: h, identity: memberB, ip: "13.0.0.2", record: hello)
+        b.handshake()
+        // Like every ready connection, the node asks the newcomer for its records.
+        XCTAssertEqual(b.frames("peer_request").count, 1)
+        if answers { b.service() }
+        let dialsBefore = h.dials.count
+        h.handle(.closed(b.id, reason: "closed by peer"))
+        return (h, h.dials.dropFirst(dialsBefore).map(\.2), b)
+    }
+
+    func testInboundPeerThatShowedUsBehindAndLeftUnansweredIsDialledBackForASync() throws {
+        let (h, dials, _) = inboundFeelerFromB(helloSeq: 9, answers: false)
+        // At once, at the address of the record its Hello brought.
+        XCTAssertEqual(dials, [try Multiaddr("/ip4/13.0.0.2/tcp/4001")])
+        XCTAssertEqual(h.node.metrics.refreshDialBacks, 1)
+        let id = try XCTUnwrap(h.dials.last?.1)
+        let b = RawPeer.answer(dial: id, of: h, identity: memberB, ip: "13.0.0.2")
+        b.sendHello(record: h.node.entry(for: memberB.publicKey)!.record.signed)
+        b.sendAuth()
+        // The dial-back syncs although the Hello's record is the one the node now holds: the
+        // node was behind when B's own feeler came.
+        guard case let .peerRequest(request)? = b.frames("peer_request").first else {
+            return XCTFail("the dial-back sent no request: \(b.received.map(\.kind))")
+        }
+        XCTAssertFalse(b.closedByNode)
+        // B asks too, and is answered before the node's exchange completes.
+        b.send(.peerRequest(PeerRequest(requestID: 77, maxPeers: 100)))
+        XCTAssertEqual(b.frames("peer_response").count, 1)
+        b.send(.peerResponse(PeerResponse(requestID: request.requestID, records: [], next: nil, more: false,
+                                          full: request.since == nil)))
+        XCTAssertTrue(b.closedByNode)
+        XCTAssertEqual(b.errors, [])
+        XCTAssertEqual(h.node.metrics.refreshSyncs, 1)
+    }
+
+    func testNoDialBackWhenTheHelloShowedNothingNew() {
+        let (h, dials, _) = inboundFeelerFromB(helloSeq: 5, answers: false)
+        XCTAssertEqual(dials, [])
+        XCTAssertEqual(h.node.metrics.refreshDialBacks, 0)
+    }
+
+    func testNoDialBackWhenThePeerAnsweredBeforeLeaving() {
+        let (h, dials, _) = inboundFeelerFromB(helloSeq: 9, answers: true)
+        XCTAssertEqual(dials, [])
+        XCTAssertEqual(h.node.metrics.refreshDialBacks, 0)
+    }
 }

@@ -117,6 +117,8 @@ final class AdminServiceTests: XCTestCase {
         metrics.relays = 9
         metrics.inboundEvictions = 2
         metrics.addressFetchesReleased = 4
+        metrics.refreshSyncs = 5
+        metrics.refreshDialBacks = 1
         var snapshot = base
         snapshot.metrics = metrics
         let text = PrometheusExporter.render(snapshot)
@@ -196,6 +198,12 @@ final class AdminServiceTests: XCTestCase {
             # HELP pex_address_fetches_released_total Bootstrap connections closed after their address fetch.
             # TYPE pex_address_fetches_released_total counter
             pex_address_fetches_released_total 4
+            # HELP pex_refresh_syncs_total Refresh feelers that synced because the handshake showed the node behind.
+            # TYPE pex_refresh_syncs_total counter
+            pex_refresh_syncs_total 5
+            # HELP pex_refresh_dial_backs_total Refresh feelers dialled back to an inbound peer that showed the node behind.
+            # TYPE pex_refresh_dial_backs_total counter
+            pex_refresh_dial_backs_total 1
 
             """
         XCTAssertEqual(text, expected)

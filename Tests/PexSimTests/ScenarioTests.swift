@@ -62,10 +62,21 @@ final class ScenarioTests: XCTestCase {
         XCTAssertGreaterThan(metric(result, "churn_min_coverage"), 0)
     }
 
-    func testPartitionHeals() {
+    /// The scenario cuts and heals: the moves made during the cut are missing on the other side
+    /// while it lasts, and everyone holds them again within a bound once it heals. At this size
+    /// the halves meet again through outbound slots still free when the cut heals (8 outbound
+    /// peers cannot all be found inside a half of 8), so this does not show that refresh feelers
+    /// heal a partition; `PartitionHealTests` does.
+    func testPartitionScenarioMeasuresTheCutAndTheHeal() {
         let result = run(.partition, nodes: 16)
-        XCTAssertGreaterThanOrEqual(metric(result, "heal_rounds"), 0, "\(result.notes)")
-        XCTAssertLessThan(metric(result, "coverage_during_partition"), 1.0001)
+        XCTAssertEqual(metric(result, "partition_rounds"), 3)
+        // One member of each half moved during the cut: its record is stale on the 8 nodes of
+        // the other half, 16 of the 256 (holder, record) pairs.
+        XCTAssertLessThan(metric(result, "coverage_during_partition"), 1)
+        XCTAssertGreaterThan(metric(result, "coverage_during_partition"), 0.9)
+        let heal = metric(result, "heal_rounds")
+        XCTAssertGreaterThanOrEqual(heal, 0, "not healed: \(result.notes)")
+        XCTAssertLessThanOrEqual(heal, 4)
     }
 
     func testLossStillConverges() {

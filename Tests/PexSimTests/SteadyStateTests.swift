@@ -32,8 +32,12 @@ final class SteadyStateTests: XCTestCase {
                     return (acc.0 + m.0, acc.1 + m.1, acc.2 + m.2)
                 }
             }
+            func refresh() -> Int {
+                all.reduce(0) { acc, i in acc + (sim.inspect(i) { $0.metrics.refreshSyncs + $0.metrics.refreshDialBacks } ?? 0) }
+            }
             let rounds: UInt64 = 6
             let before = totals()
+            let refreshBefore = refresh()
             let bytesBefore = sim.bytesSentByNodes
             let links = sim.connectionCount
             sim.run(for: round * rounds)
@@ -53,6 +57,9 @@ final class SteadyStateTests: XCTestCase {
             // turns; crossing Pings made it about three.
             XCTAssertLessThanOrEqual(pings, 2.3, "delta \(delta)")
             XCTAssertEqual(sim.connectionCount, links, "the links stay up (delta \(delta))")
+            // Refresh feelers find nobody behind: each costs its handshake only, no sync and
+            // no dial-back (PROTOCOL.md §15.4).
+            XCTAssertEqual(refresh(), refreshBefore, "delta \(delta)")
         }
     }
 }

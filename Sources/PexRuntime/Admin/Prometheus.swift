@@ -117,6 +117,10 @@ public enum PrometheusExporter {
             ("pex_inbound_evictions_total", "Inbound peers evicted to admit a new one.", m.inboundEvictions),
             ("pex_address_fetches_released_total", "Bootstrap connections closed after their address fetch.",
              m.addressFetchesReleased),
+            ("pex_refresh_syncs_total", "Refresh feelers that synced because the handshake showed the node behind.",
+             m.refreshSyncs),
+            ("pex_refresh_dial_backs_total", "Refresh feelers dialled back to an inbound peer that showed the node behind.",
+             m.refreshDialBacks),
         ]
         for (name, help, value) in plainCounters {
             var family = Family(name, "counter", help)
