@@ -84,6 +84,9 @@ public struct NodeConfig: Sendable, Equatable {
     public var relayFanout = 3
     /// (key, seq) pairs remembered to drop duplicate relays.
     public var seenCacheCapacity = 8192
+    /// Keys remembered per connection as known to the peer (§11.1): answers and relays skip
+    /// records the peer already holds. Memory: about 32 bytes per key per connection.
+    public var knownRecordsPerConnection = 1024
     /// Lifetime of our own record, and how long before expiry it is re-signed.
     public var recordLifetime: TimeSpan = .hours(24)
     public var recordRefreshMargin: TimeSpan = .hours(6)

@@ -102,7 +102,7 @@ final class Connection {
     var continuation: SyncCursor?
     var lastSyncAt: Instant?
     /// Records the peer is known to hold: not sent to it again in responses or relays.
-    var known = KnownRecords(capacity: Connection.knownRecordsCapacity)
+    var known: KnownRecords
     /// When the `Pong` to our last `Ping` arrived: the peer's turn to ping comes first.
     var pongReceivedAt: Instant?
     var limits: PeerRateLimits
@@ -127,11 +127,9 @@ final class Connection {
 
     /// Keys tracked per connection in `known`: as many as the address book's protected table,
     /// so that a whole federation fits.
-    static let knownRecordsCapacity = 1024
-
     init(id: ConnectionID, direction: Direction, purpose: Purpose, remote: Multiaddr, phase: Phase,
          decoder: FrameDecoder, openedAt: Instant, ourNonce: [UInt8], expectedKey: PublicKey? = nil,
-         lastReceived: Instant, limits: PeerRateLimits) {
+         lastReceived: Instant, limits: PeerRateLimits, knownRecords: Int) {
         self.id = id
         self.direction = direction
         self.purpose = purpose
@@ -143,6 +141,7 @@ final class Connection {
         self.expectedKey = expectedKey
         self.lastReceived = lastReceived
         self.limits = limits
+        known = KnownRecords(capacity: knownRecords)
     }
 
     var peerKey: PublicKey? { peerRecord?.publicKey }

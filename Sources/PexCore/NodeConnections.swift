@@ -10,7 +10,7 @@ extension Node {
             id: id, direction: .outbound, purpose: purpose, remote: address, phase: .dialing,
             decoder: FrameDecoder(maxFrameSize: WireLimits.minFrameSize), openedAt: now,
             ourNonce: random.bytes(WireLimits.nonceLength), expectedKey: expectedKey, lastReceived: now,
-            limits: PeerRateLimits(config: config.rateLimits, now: now))
+            limits: PeerRateLimits(config: config.rateLimits, now: now), knownRecords: config.knownRecordsPerConnection)
         connections[id] = connection
         if let key = expectedKey { book.markAttempt(key, now: now) }
         metrics.connectionsOpened["outbound", default: 0] += 1
@@ -36,7 +36,7 @@ extension Node {
             id: id, direction: .inbound, purpose: .regular, remote: remote, phase: .awaitingHello,
             decoder: FrameDecoder(maxFrameSize: WireLimits.minFrameSize), openedAt: now,
             ourNonce: random.bytes(WireLimits.nonceLength), lastReceived: now,
-            limits: PeerRateLimits(config: config.rateLimits, now: now))
+            limits: PeerRateLimits(config: config.rateLimits, now: now), knownRecords: config.knownRecordsPerConnection)
         if let (code, message) = refusal {
             connection.phase = .closing
             connections[id] = connection

@@ -330,12 +330,15 @@ public enum Scenarios {
 
     /// Per-node sizes for runs of more than 2 000 nodes: the simulator holds every node's tables
     /// in one process (10 000 × 5 000 records would not fit in memory). A smaller address book
-    /// and responses; a small signature cache (it only saves CPU, and the fake signatures cost
-    /// next to nothing).
+    /// and responses, and caches sized to that book: seen (key, seq) pairs and keys known per
+    /// connection to 2 048 and 512, signatures to 256 (that cache only saves CPU, and the fake
+    /// signatures cost next to nothing).
     static func largeRun(_ c: inout NodeConfig) {
         c.addressBook.newBucketCount = 32
         c.addressBook.triedBucketCount = 8
         c.maxPeersPerResponse = 250
+        c.seenCacheCapacity = 2048
+        c.knownRecordsPerConnection = 512
         c.signatureCacheCapacity = 256
     }
 
@@ -371,7 +374,7 @@ public enum Scenarios {
         bench.result.notes.append("open network, nodes join uniformly over the first \(totalRounds / 2) rounds from 3 bootstrap nodes; "
                                   + "coverage = share of live nodes whose current record a sample of ≤ 100 nodes holds"
                                   + (small ? "; address book reduced to 32 new + 8 tried buckets, responses to 250 records, "
-                                     + "signature cache to 256 (memory of the simulator)" : ""))
+                                     + "seen cache 2048, known records 512 per connection, signature cache 256 (memory of the simulator)" : ""))
         var res = bench.finish()
         if n >= 10_000 {
             res.targets.append(TargetCheck("wall_seconds_10000x50", bound: 60, measured: totalRounds == 50 ? res.wallSeconds : nil))

@@ -72,7 +72,7 @@ final class ConnectionTableTests: XCTestCase {
     func connection(_ id: UInt64) throws -> Connection {
         Connection(id: ConnectionID(raw: id), direction: .outbound, purpose: .regular, remote: try Multiaddr("/ip4/8.8.8.8/tcp/4001"),
                    phase: .dialing, decoder: FrameDecoder(maxFrameSize: WireLimits.minFrameSize), openedAt: Instant(nanoseconds: 0),
-                   ourNonce: [], lastReceived: Instant(nanoseconds: 0), limits: PeerRateLimits(now: Instant(nanoseconds: 0)))
+                   ourNonce: [], lastReceived: Instant(nanoseconds: 0), limits: PeerRateLimits(now: Instant(nanoseconds: 0)), knownRecords: 16)
     }
 
     func testKeepsCreationOrderThroughRemovalsAndChangesInPlace() throws {
