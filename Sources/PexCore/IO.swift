@@ -166,3 +166,69 @@ public enum Event: Sendable, Equatable {
     /// A sync exchange with a peer finished (the last page arrived).
     case syncCompleted(PublicKey, records: Int, full: Bool)
 }
+
+/// `PersistedState` kept up to date by applying `PersistChange`s, with the peers indexed by key:
+/// the in-memory stores (the runtime's `MemoryStore`, the simulator's) share it, so they apply
+/// changes exactly as the SQLite store does.
+public struct PersistedStateTable: Sendable {
+    /// The state so far. Peer rows are in no particular order (a node sorts them when loading).
+    public private(set) var state: PersistedState
+    private var peerRow: [PublicKey: Int] = [:]
+
+    /// A table holding `initial`.
+    ///
+    /// - Parameters:
+    ///   - initial: The starting state.
+    ///   - keyOf: The key a stored record is filed under (read, not verified); rows whose key
+    ///     cannot be read are dropped.
+    public init(_ initial: PersistedState = PersistedState(), keyOf: (SignedPeerRecord) -> PublicKey?) {
+        state = initial
+        state.peers = []
+        for peer in initial.peers { upsert(peer, keyOf: keyOf) }
+    }
+
+    /// Applies one change. `.equivocation` is evidence for the caller to keep; it does not touch
+    /// the state.
+    ///
+    /// - Parameters:
+    ///   - change: The change.
+    ///   - keyOf: The key a stored record is filed under.
+    public mutating func apply(_ change: PersistChange, keyOf: (SignedPeerRecord) -> PublicKey?) {
+        switch change {
+        case let .upsertPeer(peer):
+            upsert(peer, keyOf: keyOf)
+        case let .removePeer(key):
+            guard let row = peerRow.removeValue(forKey: key) else { return }
+            // The last row fills the gap: no other row moves.
+            let last = state.peers.count - 1
+            if row != last {
+                state.peers.swapAt(row, last)
+                if let moved = keyOf(state.peers[row].record) { peerRow[moved] = row }
+            }
+            state.peers.removeLast()
+        case let .ban(entry):
+            state.bans.removeAll { $0.subject == entry.subject }
+            state.bans.append(entry)
+        case let .unban(subject):
+            state.bans.removeAll { $0.subject == subject }
+        case let .cursor(key, cursor):
+            state.cursors[key] = cursor
+        case let .ownSeq(seq):
+            state.ownSeq = max(state.ownSeq, seq)
+        case let .bucketKey(key):
+            state.bucketKey = key
+        case .equivocation:
+            break
+        }
+    }
+
+    private mutating func upsert(_ peer: StoredPeer, keyOf: (SignedPeerRecord) -> PublicKey?) {
+        guard let key = keyOf(peer.record) else { return }
+        if let row = peerRow[key] {
+            state.peers[row] = peer
+        } else {
+            peerRow[key] = state.peers.count
+            state.peers.append(peer)
+        }
+    }
+}

@@ -24,7 +24,7 @@ public protocol PersistSink: AnyObject {
 /// everything at exit. Reading it from another thread is safe.
 public final class MemoryStore: PersistSink, @unchecked Sendable {
     private let lock = NSLock()
-    private var state: PersistedState
+    private var table: PersistedStateTable
     private var batches = 0
     private var evidence: [PublicKey: [SignedPeerRecord]] = [:]
 
@@ -32,11 +32,11 @@ public final class MemoryStore: PersistSink, @unchecked Sendable {
     ///
     /// - Parameter initial: What `load()` returns until changes arrive.
     public init(_ initial: PersistedState = PersistedState()) {
-        state = initial
+        table = PersistedStateTable(initial, keyOf: Self.keyOf)
     }
 
     /// The current contents.
-    public var contents: PersistedState { lock.withLock { state } }
+    public var contents: PersistedState { lock.withLock { table.state } }
 
     /// Number of `apply` calls so far (one per loop turn with changes).
     public var batchCount: Int { lock.withLock { batches } }
@@ -60,35 +60,13 @@ public final class MemoryStore: PersistSink, @unchecked Sendable {
     public func load() -> PersistedState { contents }
 
     private func apply(_ change: PersistChange) {
-        switch change {
-        case let .upsertPeer(peer):
-            let key = keyOf(peer.record)
-            if let index = state.peers.firstIndex(where: { keyOf($0.record) == key }) {
-                state.peers[index] = peer
-            } else {
-                state.peers.append(peer)
-            }
-        case let .removePeer(key):
-            state.peers.removeAll { keyOf($0.record) == key.bytes }
-        case let .ban(entry):
-            state.bans.removeAll { $0.subject == entry.subject }
-            state.bans.append(entry)
-        case let .unban(subject):
-            state.bans.removeAll { $0.subject == subject }
-        case let .cursor(key, cursor):
-            state.cursors[key] = cursor
-        case let .ownSeq(seq):
-            state.ownSeq = max(state.ownSeq, seq)
-        case let .bucketKey(key):
-            state.bucketKey = key
-        case let .equivocation(key, records):
-            evidence[key] = records
-        }
+        if case let .equivocation(key, records) = change { evidence[key] = records }
+        table.apply(change, keyOf: Self.keyOf)
     }
 
     /// The key a stored record is filed under: the record's own, read without verification
     /// (the core verifies every stored record again at start).
-    private func keyOf(_ signed: SignedPeerRecord) -> [UInt8] {
-        (try? PeerRecord(decoding: signed.record))?.publicKey ?? []
+    private static func keyOf(_ signed: SignedPeerRecord) -> PublicKey? {
+        (try? PeerRecord(decoding: signed.record)).flatMap { PublicKey(unvalidated: $0.publicKey) }
     }
 }

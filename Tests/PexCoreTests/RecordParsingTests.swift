@@ -92,3 +92,42 @@ final class ConnectionTableTests: XCTestCase {
         XCTAssertNil(table.index(forKey: ConnectionID(raw: 5)))
     }
 }
+
+final class PersistedStateTableTests: XCTestCase {
+    /// Records filed under the key in their first byte (the table never decodes them itself).
+    static func keyOf(_ signed: SignedPeerRecord) -> PublicKey? {
+        signed.record.first.flatMap { PublicKey(unvalidated: [UInt8](repeating: $0, count: 32)) }
+    }
+
+    func peer(_ key: UInt8, _ version: UInt8) -> StoredPeer {
+        StoredPeer(record: SignedPeerRecord(record: [key, version], signature: []), sourceGroup: [], addedAt: Instant(nanoseconds: 0),
+                   lastSeen: Instant(nanoseconds: 0), lastTry: nil, lastSuccess: nil, attempts: 0, tried: false, protected: false)
+    }
+
+    func key(_ byte: UInt8) -> PublicKey { Self.keyOf(SignedPeerRecord(record: [byte], signature: []))! }
+
+    func testAppliesChangesAsTheStoreDoes() {
+        var initial = PersistedState()
+        initial.peers = [peer(1, 1), peer(2, 1), peer(1, 2)]  // a later row of the same key wins
+        var table = PersistedStateTable(initial, keyOf: Self.keyOf)
+        XCTAssertEqual(table.state.peers.map(\.record.record), [[1, 2], [2, 1]])
+        for change: PersistChange in [.upsertPeer(peer(3, 1)), .upsertPeer(peer(2, 2)), .removePeer(key(1)), .removePeer(key(9)),
+                                      .ownSeq(7), .ownSeq(5), .cursor(key(2), SyncCursor(epoch: 1, position: 4)),
+                                      .ban(BanEntry(subject: .key(key(4)), until: Instant(nanoseconds: 1), reason: "a")),
+                                      .ban(BanEntry(subject: .key(key(4)), until: Instant(nanoseconds: 2), reason: "b")),
+                                      .ban(BanEntry(subject: .key(key(5)), until: Instant(nanoseconds: 3), reason: "c")),
+                                      .unban(.key(key(5))), .bucketKey([9])] {
+            table.apply(change, keyOf: Self.keyOf)
+        }
+        XCTAssertEqual(Set(table.state.peers.map(\.record.record)), [[2, 2], [3, 1]])
+        XCTAssertEqual(table.state.peers.count, 2)
+        XCTAssertEqual(table.state.ownSeq, 7)
+        XCTAssertEqual(table.state.cursors, [key(2): SyncCursor(epoch: 1, position: 4)])
+        XCTAssertEqual(table.state.bans.map(\.reason), ["b"])
+        XCTAssertEqual(table.state.bucketKey, [9])
+        // The row moved into the removed one's place is still found by its key.
+        table.apply(.upsertPeer(peer(3, 2)), keyOf: Self.keyOf)
+        table.apply(.removePeer(key(2)), keyOf: Self.keyOf)
+        XCTAssertEqual(table.state.peers.map(\.record.record), [[3, 2]])
+    }
+}
