@@ -36,6 +36,10 @@ public struct AddressBook: Sendable {
     /// holds (for `maxGroupShare`); kept in step by `syncGroup(_:)`.
     var groupOf: [PublicKey: [UInt8]] = [:]
     var groupCounts: [[UInt8]: Int] = [:]
+    /// Source group of every unprotected entry, and how many unprotected entries each source
+    /// group holds (for `maxSourceShare`); kept in step by `syncGroup(_:)`.
+    var sourceOf: [PublicKey: [UInt8]] = [:]
+    var sourceCounts: [[UInt8]: Int] = [:]
 
     /// Occupied slots of the new table.
     public internal(set) var newCount = 0
@@ -59,6 +63,7 @@ public struct AddressBook: Sendable {
         c.maxProtected = max(0, c.maxProtected)
         c.maxPendingCollisions = max(0, c.maxPendingCollisions)
         c.minEntriesPerGroup = max(1, c.minEntriesPerGroup)
+        c.minEntriesPerSource = max(1, c.minEntriesPerSource)
         self.config = c
         self.secret = secret
         self.hash = hash
@@ -219,9 +224,32 @@ public struct AddressBook: Sendable {
         return Double(inGroup + 1) <= config.maxGroupShare * Double(inGroup + 1 + others)
     }
 
-    /// Brings `groupOf` and `groupCounts` in line with the current entry of `key` (absent,
-    /// protected, or unprotected with its record's address group).
+    /// Whether one more unprotected entry from informants of `sourceGroup` keeps that source
+    /// group within `maxSourceShare` of the unprotected entries (or within `minEntriesPerSource`).
+    /// A node asks this before storing a new key that arrived unsolicited.
+    ///
+    /// - Parameter sourceGroup: The network group of the informant.
+    /// - Returns: `true` when a new key from this source group may be stored.
+    public func sourceHasRoom(_ sourceGroup: [UInt8]) -> Bool {
+        guard config.maxSourceShare < 1 else { return true }
+        let fromSource = sourceCounts[sourceGroup] ?? 0
+        if fromSource < config.minEntriesPerSource { return true }
+        let others = newCount + triedCount - fromSource
+        return Double(fromSource + 1) <= config.maxSourceShare * Double(fromSource + 1 + others)
+    }
+
+    /// Brings `groupOf`, `groupCounts`, `sourceOf` and `sourceCounts` in line with the current
+    /// entry of `key` (absent, protected, or unprotected with its record's address group and its
+    /// source group).
     mutating func syncGroup(_ key: PublicKey) {
+        var source: [UInt8]?
+        if let entry = book[key], entry.location != .protected { source = entry.sourceGroup }
+        if let before = sourceOf[key], before != source {
+            let left = (sourceCounts[before] ?? 1) - 1
+            sourceCounts[before] = left > 0 ? left : nil
+        }
+        if let source, sourceOf[key] != source { sourceCounts[source, default: 0] += 1 }
+        sourceOf[key] = source
         var now: [UInt8]?
         if let entry = book[key], entry.location != .protected { now = Self.addressGroup(of: entry.record) }
         let before = groupOf[key]
@@ -485,6 +513,9 @@ public struct AddressBook: Sendable {
         var counts: [[UInt8]: Int] = [:]
         for entry in book.values where entry.location != .protected { counts[Self.addressGroup(of: entry.record), default: 0] += 1 }
         if counts != groupCounts { problems.append("group counts out of step with the entries") }
+        var sources: [[UInt8]: Int] = [:]
+        for entry in book.values where entry.location != .protected { sources[entry.sourceGroup, default: 0] += 1 }
+        if sources != sourceCounts { problems.append("source counts out of step with the entries") }
         if pending.count > config.maxPendingCollisions { problems.append("too many pending collisions") }
         for (i, p) in pending.enumerated() {
             if case .new = book[p.newcomer]?.location {} else { problems.append("pending newcomer \(p.newcomer) not in new") }

@@ -26,6 +26,18 @@ public struct AddressBookConfig: Sendable, Equatable {
     /// A group may always hold this many unprotected entries, whatever `maxGroupShare` allows
     /// (a node that knows few peers must still be able to learn some of any group).
     public var minEntriesPerGroup = 2
+    /// Largest share of the unprotected entries (new and tried) that one *source group* (the
+    /// network group of the informant) may hold before it can add no more new keys by
+    /// unsolicited announcements or updates; such a record is then dropped, neither stored nor
+    /// relayed. Responses to our own requests are exempt (a joining node learns nearly its whole
+    /// book from one bootstrap peer). Without it, a flooder holding addresses in many address
+    /// groups takes most of a small network's tables, whatever `maxGroupShare` allows each group,
+    /// and a flooder that reconnects under fresh keys gets a fresh per-connection budget each
+    /// time. 1 or more disables the limit.
+    public var maxSourceShare = 0.1
+    /// A source group may always hold this many unprotected entries, whatever `maxSourceShare`
+    /// allows (a node that knows few peers must still learn new ones from every informant).
+    public var minEntriesPerSource = 8
     /// Capacity of the protected set (roster members, pinned peers), kept outside the buckets.
     public var maxProtected = 1024
     /// An entry not seen for longer than this is terrible.

@@ -159,7 +159,8 @@ extension Node {
                 }
                 accepted += 1
                 metrics.recordsAccepted += 1
-                learn(record, from: source, via: id, sourceGroup: sourceGroup)
+                // Announcements and updates come unasked; a response answers our request.
+                learn(record, from: source, via: id, sourceGroup: sourceGroup, unsolicited: kind != "response")
             case .duplicate:
                 metrics.recordsDuplicate += 1
                 if let known { connections[id]?.known.note(known.publicKey, seq: known.seq) }
@@ -188,11 +189,23 @@ extension Node {
 
 
     /// Stores a verified record, tells the application, and relays it onward once.
-    mutating func learn(_ record: VerifiedPeerRecord, from source: PublicKey?, via id: ConnectionID, sourceGroup: [UInt8] = []) {
+    ///
+    /// A new key that arrived `unsolicited` (announcement or update) is dropped, neither stored
+    /// nor relayed, while its source group holds its full share of the book
+    /// (`AddressBookConfig.maxSourceShare`, §16.3): a flooder inventing keys cannot fill the
+    /// book however many connections and identities it uses. The sender is not punished: an
+    /// honest peer relaying a burst of joins looks the same, and what is dropped reaches us
+    /// again by sync.
+    mutating func learn(_ record: VerifiedPeerRecord, from source: PublicKey?, via id: ConnectionID, sourceGroup: [UInt8] = [],
+                        unsolicited: Bool = false) {
         let key = record.publicKey
         // The peer it came from holds it (a relayed record, or the peer's own from its Hello).
         connections[id]?.known.note(key, seq: record.seq)
         let protected = Self.isProtected(key, roster: config.roster, labMode: config.labMode)
+        if unsolicited, !protected, !book.contains(key), !book.sourceHasRoom(sourceGroup) {
+            metrics.reject("source-share")
+            return
+        }
         let outcome = book.insert(record, sourceGroup: sourceGroup, protected: protected, now: now)
         bookExpiryDue = min(bookExpiryDue, Instant.unix(seconds: record.expiresAt))
         var relayAs: Frame?

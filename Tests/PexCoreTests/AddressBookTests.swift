@@ -717,6 +717,65 @@ final class AddressBookTests: XCTestCase {
         }
     }
 
+    /// The source share (§16.3): `sourceHasRoom` admits a source group up to
+    /// `minEntriesPerSource` entries, then up to `maxSourceShare` of the unprotected entries;
+    /// every unprotected entry counts for its source group, tried ones too, protected ones not.
+    func testSourceShareCountsEveryUnprotectedEntryOfTheSource() {
+        var book = Fixture.book()
+        let flooder: [UInt8] = [1, 66, 77]
+        func add(_ i: Int, from source: [UInt8], protected: Bool = false) {
+            XCTAssertEqual(book.insert(Fixture.record(i, address: "/ip4/\(Fixture.ip(group: 10 + i, host: 1))/tcp/1"),
+                                       sourceGroup: source, protected: protected, now: t0), .added, "record \(i)")
+        }
+        for i in 0..<8 {
+            XCTAssertTrue(book.sourceHasRoom(flooder), "below the floor at \(i)")
+            add(i, from: flooder)
+        }
+        // 8 of 8: over 10 %, and at the floor.
+        XCTAssertFalse(book.sourceHasRoom(flooder))
+        XCTAssertTrue(book.sourceHasRoom(sourceA), "another source is not held back")
+        // 80 entries from elsewhere: one more makes 9 of 89, just over 10 %; 81 make it 9 of 90.
+        // (Records that find their new-table slot taken are passed over.)
+        var next = 100
+        func addOther() {
+            while book.insert(Fixture.record(next, address: "/ip4/\(Fixture.ip(group: 10 + next, host: 1))/tcp/1"),
+                              sourceGroup: [1, 201, UInt8(next % 200)], protected: false, now: t0) != .added { next += 1 }
+            next += 1
+        }
+        for _ in 0..<80 { addOther() }
+        XCTAssertEqual(book.count, 88)
+        XCTAssertFalse(book.sourceHasRoom(flooder))
+        addOther()
+        XCTAssertTrue(book.sourceHasRoom(flooder))
+        // A protected entry does not count; unprotecting it counts it again.
+        add(300, from: [], protected: true)
+        XCTAssertEqual(book.setProtected(Fixture.key(0), true, now: t0), .protected)
+        XCTAssertTrue(book.sourceHasRoom(flooder))
+        assertConsistent(book)
+        XCTAssertEqual(book.setProtected(Fixture.key(0), false, now: t0), .movedToNew(replacing: nil))
+        assertConsistent(book)
+        // Moving to tried keeps the entry's source; removing it frees its place.
+        if case .movedToTried = book.markSuccess(Fixture.key(1), now: t0) {} else { XCTFail("not moved to tried") }
+        assertConsistent(book)
+        book.remove(Fixture.key(2))
+        book.remove(Fixture.key(3))
+        XCTAssertTrue(book.sourceHasRoom(flooder))
+        assertConsistent(book)
+        // A restored book recounts the sources of its entries.
+        var restored = Fixture.book()
+        XCTAssertEqual(restored.restore(book.entries), [])
+        XCTAssertEqual(restored.sourceHasRoom(flooder), book.sourceHasRoom(flooder))
+        assertConsistent(restored)
+        var disabled = AddressBookConfig()
+        disabled.maxSourceShare = 1
+        var open = Fixture.book(disabled)
+        for i in 0..<20 {
+            _ = open.insert(Fixture.record(i, address: "/ip4/\(Fixture.ip(group: 10 + i, host: 1))/tcp/1"),
+                            sourceGroup: flooder, protected: false, now: t0)
+        }
+        XCTAssertTrue(open.sourceHasRoom(flooder))
+    }
+
     func testInvariantCheckerDetectsCorruption() {
         var book = Fixture.book()
         book.insert(Fixture.record(0), sourceGroup: sourceA, protected: false, now: t0)

@@ -88,7 +88,11 @@ final class KeyChurnTests: XCTestCase {
             XCTAssertEqual(h.node.misbehaviourScore(of: address), 30 * k)
             XCTAssertFalse(h.node.isBanned(address))
         }
-        XCTAssertEqual(relayed.filter { h.node.entry(for: $0) != nil }.count, 15, "the flooders' records were stored")
+        // Announced unsolicited, the flooders' new keys stop once source group 12.0 is the
+        // source of 8 entries (PROTOCOL.md §16.3, `minEntriesPerSource`): key 1's own record
+        // and its 5, then 2 of key 2's (whose own record is not in the book).
+        XCTAssertEqual(relayed.filter { h.node.entry(for: $0) != nil }.count, 7, "the flooders' records were stored up to the source share")
+        XCTAssertEqual(h.node.metrics.rejections["source-share"], 8)
         // Key 4: the 4th excess request takes the address to 102: banned, and this connection
         // is closed with BANNED although its key has only 20 points.
         relayed += recordKeys(20..<25)
