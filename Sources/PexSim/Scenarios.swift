@@ -141,6 +141,12 @@ final class Bench {
         return result
     }
 
+    /// One line on standard error with the wall time so far: long runs show where they are.
+    func progress(_ line: String) {
+        let wall = String(format: "%.0f", Date().timeIntervalSince(started))
+        FileHandle.standardError.write(Data("[\(result.scenario) \(wall) s] \(line)\n".utf8))
+    }
+
     /// For very large runs: the once-per-round structural checks take 500 hosts in turn instead of
     /// all (every stored record is still checked as it is written, and every host at the end).
     func sampleStructuralChecks() {
@@ -371,6 +377,7 @@ public enum Scenarios {
             bench.result.series["table_size", default: []].append(
                 [now, holders.isEmpty ? 0 : Double(holders.reduce(0) { $0 + (bench.sim.hosts[$1].store.state.peers.count) }) / Double(holders.count)])
             bench.result.series["maintenance", default: []].append([now, bench.fraction(live) { $0.state == .maintenance }])
+            if small { bench.progress("round \(t)/\(totalRounds): \(live.count) live, coverage \(bench.result.series["coverage"]?.last?[1] ?? 0)") }
         }
         bench.result.metrics["rounds"] = Double(totalRounds)
         bench.result.metrics["final_coverage"] = bench.result.series["coverage"]?.last?[1] ?? 0
@@ -494,6 +501,7 @@ public enum Scenarios {
             let at = Double(t) * bench.round.seconds
             bench.result.series["wall_seconds", default: []].append([at, Date().timeIntervalSince(bench.started)])
             bench.result.series["events", default: []].append([at, Double(bench.sim.steps)])
+            if small { bench.progress("round \(t)/\(totalRounds): \(bench.sim.steps) events") }
         }
         let live = bench.sim.hosts.indices.filter { bench.sim.isAlive($0) }
         let holders = sampleHolders.filter { bench.sim.isAlive($0) }
