@@ -5,7 +5,7 @@
 # single-threaded and a pure function of its seed.
 #
 # usage: scripts/sim-full.sh [RUN...]     RUN = a name below; default all but growth-10000
-# (about an hour of one core and 12 GB: run it by name)
+# (more than 90 minutes of one core and 11 GB: run it by name)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=docs/sim-results
