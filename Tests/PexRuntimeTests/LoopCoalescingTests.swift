@@ -7,11 +7,7 @@ import XCTest
 /// answer.
 final class LoopWriteCoalescingTests: XCTestCase {
     func testFramesOfOneTurnLeaveAsOneWrite() throws {
-        let a = Harness.node()
-        try a.start()
-        let addressA = try XCTUnwrap(a.boundAddresses.first)
-        let b = Harness.node(bootstrap: [addressA])
-        try b.start()
+        let (a, b, _) = try Harness.pair()
         defer { a.stop(); b.stop() }
         let keyA = try XCTUnwrap(a.snapshot()?.identity)
         let keyB = try XCTUnwrap(b.snapshot()?.identity)

@@ -68,6 +68,16 @@ enum Harness {
         return PexNode(configuration: configuration)
     }
 
+    /// Two started nodes, `b` bootstrapping from `a`, and `a`'s listening address. Stop both.
+    static func pair() throws -> (a: PexNode, b: PexNode, addressA: Multiaddr) {
+        let a = node()
+        try a.start()
+        let addressA = try XCTUnwrap(a.boundAddresses.first)
+        let b = node(bootstrap: [addressA])
+        try b.start()
+        return (a, b, addressA)
+    }
+
     /// Polls `condition` every 20 ms until it holds or `timeout` passes.
     static func wait(_ timeout: TimeInterval = 20, _ condition: () -> Bool) -> Bool {
         let end = Date().addingTimeInterval(timeout)
@@ -174,11 +184,7 @@ final class PexNodeTests: XCTestCase {
     }
 
     func testGarbageClientIsClosedWhileHonestPeersKeepWorking() throws {
-        let a = Harness.node()
-        try a.start()
-        let addressA = try XCTUnwrap(a.boundAddresses.first)
-        let b = Harness.node(bootstrap: [addressA])
-        try b.start()
+        let (a, b, addressA) = try Harness.pair()
         defer { a.stop(); b.stop() }
         let keyB = try XCTUnwrap(b.snapshot()?.identity)
         XCTAssertTrue(Harness.wait { a.snapshot()?.readyPeers == [keyB] })
