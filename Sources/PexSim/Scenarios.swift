@@ -124,21 +124,48 @@ final class Bench {
         result.traceHash = String(sim.traceHash, radix: 16)
         result.metrics["invariant_checks"] = Double(checker.checks)
         // The work behind the simulator's cost: records each node handled (nodes running at the end).
-        var accepted = 0, duplicate = 0, relays = 0, bytes = 0
-        for i in sim.hosts.indices {
-            sim.inspect(i) { node in
-                accepted += node.metrics.recordsAccepted
-                duplicate += node.metrics.recordsDuplicate
-                relays += node.metrics.relays
-                bytes += node.metrics.bytesOut
-            }
-        }
-        result.metrics["records_accepted_total"] = Double(accepted)
-        result.metrics["records_duplicate_total"] = Double(duplicate)
-        result.metrics["relays_total"] = Double(relays)
-        result.metrics["bytes_sent_total"] = Double(bytes)
+        let work = workTotals()
+        result.metrics["records_accepted_total"] = Double(work.accepted)
+        result.metrics["records_duplicate_total"] = Double(work.duplicate)
+        result.metrics["relays_total"] = Double(work.relays)
+        result.metrics["bytes_sent_total"] = Double(work.bytes)
+        result.metrics["sync_exchanges_total"] = Double(work.syncs)
+        result.metrics["sync_records_total"] = Double(work.syncRecords)
         result.metrics["parser_distinct_records"] = Double(sim.parser.count)
         return result
+    }
+
+    /// Counters summed over the running nodes: what the simulator spends its time on.
+    struct WorkTotals {
+        var accepted = 0, duplicate = 0, relays = 0, bytes = 0, syncs = 0, syncRecords = 0, connections = 0
+
+        static func - (a: WorkTotals, b: WorkTotals) -> WorkTotals {
+            WorkTotals(accepted: a.accepted - b.accepted, duplicate: a.duplicate - b.duplicate, relays: a.relays - b.relays,
+                       bytes: a.bytes - b.bytes, syncs: a.syncs - b.syncs, syncRecords: a.syncRecords - b.syncRecords,
+                       connections: a.connections - b.connections)
+        }
+
+        /// One line for `progress`.
+        var summary: String {
+            "accepted \(accepted), duplicate \(duplicate), relays \(relays), syncs \(syncs) carrying \(syncRecords) records, "
+                + "connections \(connections), \(bytes / 1_000_000) MB"
+        }
+    }
+
+    func workTotals() -> WorkTotals {
+        var work = WorkTotals()
+        for i in sim.hosts.indices {
+            sim.inspect(i) { node in
+                work.accepted += node.metrics.recordsAccepted
+                work.duplicate += node.metrics.recordsDuplicate
+                work.relays += node.metrics.relays
+                work.bytes += node.metrics.bytesOut
+                work.syncs += node.metrics.syncRounds
+                work.syncRecords += node.metrics.syncRecords
+                work.connections += node.metrics.connectionsOpened.values.reduce(0, +)
+            }
+        }
+        return work
     }
 
     /// One line on standard error with the wall time so far: long runs show where they are.
@@ -365,6 +392,7 @@ public enum Scenarios {
         let window = bench.round * (totalRounds / 2)
         bench.start(spread: window)
         let sampleHolders = (0..<min(n, 100)).map { $0 * max(1, n / 100) }
+        var lastWork = Bench.WorkTotals()
         var t: UInt64 = 0
         while t < totalRounds {
             bench.run(for: bench.round)
@@ -377,7 +405,13 @@ public enum Scenarios {
             bench.result.series["table_size", default: []].append(
                 [now, holders.isEmpty ? 0 : Double(holders.reduce(0) { $0 + (bench.sim.hosts[$1].store.state.peers.count) }) / Double(holders.count)])
             bench.result.series["maintenance", default: []].append([now, bench.fraction(live) { $0.state == .maintenance }])
-            if small { bench.progress("round \(t)/\(totalRounds): \(live.count) live, coverage \(bench.result.series["coverage"]?.last?[1] ?? 0)") }
+            if small {
+                // Counters of nodes that crashed drop out of the sum; growth has no crashes.
+                let work = bench.workTotals()
+                bench.progress("round \(t)/\(totalRounds): \(live.count) live, coverage \(bench.result.series["coverage"]?.last?[1] ?? 0); "
+                               + "this round: " + (work - lastWork).summary)
+                lastWork = work
+            }
         }
         bench.result.metrics["rounds"] = Double(totalRounds)
         bench.result.metrics["final_coverage"] = bench.result.series["coverage"]?.last?[1] ?? 0
