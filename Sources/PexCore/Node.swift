@@ -44,6 +44,9 @@ public struct Node {
     var started = false
     var now: Instant
     var initialSyncDone = false
+    /// The peer our latest feeler completed a handshake with, and when: if that peer dials us
+    /// back (§15.4), we pull from it although the connection is inbound.
+    var lastFeelerPeer: (key: PublicKey, at: Instant)?
     var bootstrap: BootstrapSources
     var pendingQueries: [QueryID: QueryPurpose] = [:]
     var nextSyncAt: Instant

@@ -210,6 +210,7 @@ extension Node {
             persistPeer(key)
         }
         if c.purpose == .feeler {
+            lastFeelerPeer = (key, now)
             resolveCollisionTest(key, reachable: true)
             if feelerSyncs(id, record) { return }
             close(id, code: .unspecified, message: "feeler done", reason: "feeler done", sendError: false)
@@ -217,8 +218,20 @@ extension Node {
         }
         event(.connected(id, key, c.direction, remote: c.remote))
         if let own = ownRecord { send(id, .peerAnnouncement(PeerAnnouncement(records: [own]))) }
-        requestPeers(id)
+        if pullsFrom(id) || pullsOnceFromInbound(id, key: key) { requestPeers(id) }
         updateState()
+    }
+
+    /// Inbound peers asked once although the node does not pull from them (§17.3), so that
+    /// both ends of a feeler and its dial-back catch up (§15.4): a peer whose Hello shows the
+    /// node behind (if it leaves before answering, it was a feeler, and the node dials it back),
+    /// and a peer the node's own latest feeler reached within the last `feelerInterval` (it is
+    /// dialling back).
+    func pullsOnceFromInbound(_ id: ConnectionID, key: PublicKey) -> Bool {
+        guard let c = connections[id], c.direction == .inbound else { return false }
+        if c.behindAtHello != nil { return true }
+        guard let last = lastFeelerPeer, last.key == key else { return false }
+        return now - last.at <= config.feelerInterval
     }
 
     /// An outbound connection to `key` works: the book moves it to the tried table, and a

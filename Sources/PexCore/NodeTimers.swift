@@ -71,10 +71,13 @@ extension Node {
         updateState()
     }
 
-    /// Asks the `syncFanout` ready peers synced longest ago for what changed.
+    /// Asks the `syncFanout` ready peers synced longest ago, among those the node pulls from
+    /// (`pullsFrom`), for what changed.
     mutating func periodicSync() {
+        let inboundToo = !hasReadyOutbound
         let ready = connectionOrder.compactMap { id -> (ConnectionID, Instant)? in
-            guard let c = connections[id], c.isReady, c.pending == nil, c.purpose != .feeler else { return nil }
+            guard let c = connections[id], c.isReady, c.pending == nil, c.purpose != .feeler,
+                  c.direction == .outbound || inboundToo else { return nil }
             return (id, c.lastSyncAt ?? Instant(nanoseconds: 0))
         }
         let oldest = ready.sorted { $0.1 < $1.1 || ($0.1 == $1.1 && $0.0 < $1.0) }.prefix(config.syncFanout)
@@ -82,6 +85,27 @@ extension Node {
     }
 
     // MARK: Outbound connections
+
+    /// Whether the node asks this peer for lists (§17.3): a peer it dialled, or any peer while
+    /// no outbound connection is ready. Peers that dialled in were not chosen by the node (an
+    /// attacker can open as many as the inbound limits allow), and both ends of a link pulling
+    /// the whole list at connection doubled the start-up traffic; what an inbound peer learns
+    /// still reaches the node by relay and through the node's own outbound peers.
+    func pullsFrom(_ id: ConnectionID) -> Bool {
+        guard let c = connections[id] else { return false }
+        return c.direction == .outbound || !hasReadyOutbound
+    }
+
+    /// A non-feeler outbound connection is ready.
+    var hasReadyOutbound: Bool {
+        let values = connections.values
+        var i = values.startIndex
+        while i != values.endIndex {
+            if values[i].direction == .outbound && values[i].isReady && values[i].purpose != .feeler { return true }
+            values.formIndex(after: &i)
+        }
+        return false
+    }
 
     /// Outbound connections that count toward the target (feelers and closing ones do not).
     var outboundCount: Int {

@@ -63,17 +63,22 @@ final class AttackTests: XCTestCase {
 
     /// Fabricated records announced unsolicited (fresh keys, valid signatures, addresses in
     /// eight /16s) by a flooder that comes back under fresh keys: the source share (PROTOCOL.md
-    /// §16.3) keeps the flooder's network to a bounded part of every book (76 % of the victim's
-    /// book without the rule in this run, 26 % with it), without charging the honest relays.
+    /// §16.3) keeps the flooder's network to a bounded part of every book, without charging the
+    /// honest relays. In a network this small every informant group may hold its minimum of 8
+    /// entries, which bounds the share near one half: 0.35–0.47 of the victim's book over seeds
+    /// 1–6 (0.26–0.59 before lists were pulled from outbound peers only); seed 3 without the
+    /// rule gave the flood 76 % when the rule was introduced.
     func testFlooderTakesOnlyABoundedShareOfTheBooks() {
-        let r = Scenarios.floodRun(params(32), nodes: 32, roster: false, rotate: true, observe: 1)
-        XCTAssertEqual(r.violations, [])
-        XCTAssertGreaterThan(metric(r, "victim_attacker_entries"), 0, "the flood reached the book at all")
-        XCTAssertLessThanOrEqual(metric(r, "max_victim_attacker_share"), 0.30)
-        XCTAssertLessThanOrEqual(metric(r, "honest_max_attacker_share"), 0.30)
-        XCTAssertEqual(metric(r, "victim_offences_by_honest"), 0)
-        XCTAssertEqual(metric(r, "victim_bans_of_honest"), 0)
-        XCTAssertGreaterThanOrEqual(metric(r, "convergence_seconds"), 0)
+        for seed: UInt64 in [1, 3] {
+            let r = Scenarios.floodRun(params(32, seed: seed), nodes: 32, roster: false, rotate: true, observe: 1)
+            XCTAssertEqual(r.violations, [])
+            XCTAssertGreaterThan(metric(r, "victim_attacker_entries"), 0, "the flood reached the book at all")
+            XCTAssertLessThanOrEqual(metric(r, "max_victim_attacker_share"), 0.5, "seed \(seed)")
+            XCTAssertLessThanOrEqual(metric(r, "honest_max_attacker_share"), 0.5, "seed \(seed)")
+            XCTAssertEqual(metric(r, "victim_offences_by_honest"), 0)
+            XCTAssertEqual(metric(r, "victim_bans_of_honest"), 0)
+            XCTAssertGreaterThanOrEqual(metric(r, "convergence_seconds"), 0)
+        }
     }
 
     /// A flooder switching keys from one address (open network) is banned by address on its

@@ -15,7 +15,7 @@ final class PartitionHealTests: XCTestCase {
     /// Bound on the heal: 1.5 feeler intervals (30 s with the fast timers, 6 sync rounds; 3 min
     /// with the shipped ones). The first refresh feeler of a member that moved and reaches the
     /// other half makes its acceptor dial back and both sync; relay and the next periodic syncs
-    /// spread the rest. Measured: 4 to 19 s over seeds 21–36; without the dial-back 11 to 57 s
+    /// spread the rest. Measured: 3 to 16 s over seeds 21–36; without the dial-back 11 to 57 s
     /// or not within 60 s, each mover's record crossing only in its own feeler's Hello.
     static let healBound = TimeSpan.seconds(30)
 
