@@ -106,6 +106,10 @@ final class Connection {
     /// When the `Pong` to our last `Ping` arrived: the peer's turn to ping comes first.
     var pongReceivedAt: Instant?
     var limits: PeerRateLimits
+    /// Our copy of the peer's `records` bucket for this connection (§20.1): the records we may
+    /// still send it without going over its limit. Every record we send takes a token; every
+    /// `PeerRequest` it sends us credits its `max_peers`, as the peer credits its own bucket.
+    var peerAllowance: TokenBucket
     var bytesIn = 0
     var bytesOut = 0
     /// Sync exchanges with this peer that completed (every page received).
@@ -141,6 +145,9 @@ final class Connection {
         self.expectedKey = expectedKey
         self.lastReceived = lastReceived
         self.limits = limits
+        let records = limits.config.records
+        peerAllowance = TokenBucket(ratePerSecond: records.ratePerSecond, burst: records.burst, now: openedAt,
+                                    creditLimit: records.creditLimit)
         known = KnownRecords(capacity: knownRecords)
     }
 

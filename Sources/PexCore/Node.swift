@@ -44,6 +44,9 @@ public struct Node {
     var started = false
     var now: Instant
     var initialSyncDone = false
+    /// While the records of one message are handled: the relays they cause, per target, sent
+    /// together when the message is done (`flushRelays`).
+    var relayBatch: RelayBatch?
     /// The peer our latest feeler completed a handshake with, and when: if that peer dials us
     /// back (§15.4), we pull from it although the connection is inbound.
     var lastFeelerPeer: (key: PublicKey, at: Instant)?

@@ -217,7 +217,9 @@ extension Node {
             return
         }
         event(.connected(id, key, c.direction, remote: c.remote))
-        if let own = ownRecord { send(id, .peerAnnouncement(PeerAnnouncement(records: [own]))) }
+        if let own = ownRecord, connections[id]?.peerAllowance.tryTake(now: now) == true {
+            send(id, .peerAnnouncement(PeerAnnouncement(records: [own])))
+        }
         if pullsFrom(id) || pullsOnceFromInbound(id, key: key) { requestPeers(id) }
         updateState()
     }

@@ -22,6 +22,10 @@ extension Node {
     /// cursor; as many records as fit the peer's frame limit.
     mutating func answer(_ id: ConnectionID, _ request: PeerRequest) {
         guard let c = connections[id], let session = c.session else { return }
+        // The peer credited its records bucket when it sent this request (§20.1), whether or not
+        // it is answered: so does our copy of that bucket.
+        let asked = request.maxPeers == 0 ? WireLimits.maxRecordsPerMessage : min(Int(request.maxPeers), WireLimits.maxRecordsPerMessage)
+        c.peerAllowance.credit(asked)
         let continues = request.since != nil && request.since == c.continuation
         guard continues || c.limits.tryTake(.request, now: now) else {
             sendError(id, code: .rateLimited, message: "too many peer requests", closing: false)
@@ -37,6 +41,9 @@ extension Node {
         let full = page.full
         // Keep the frame under the peer's limit: count as we go, leave room for the envelope.
         let budget = session.peerMaxFrameSize - 64
+        // Never more records than the peer's bucket takes: at least 1, as the credit just given
+        // is (so a response with `more` still carries a record).
+        let allowed = c.peerAllowance.available(now: now)
         var size = 0
         var records: [SignedPeerRecord] = []
         while true {
@@ -48,7 +55,7 @@ extension Node {
                    connections[id]?.known.holds(item.key, seq: entry.record.seq) != true {
                     let signed = entry.record.signed
                     let cost = signed.record.count + signed.signature.count + 8
-                    if size + cost > budget { break }
+                    if size + cost > budget || records.count >= allowed { break }
                     size += cost
                     records.append(signed)
                     connections[id]?.known.note(item.key, seq: entry.record.seq)
@@ -64,6 +71,7 @@ extension Node {
         }
         let next = page.next
         let more = page.more
+        c.peerAllowance.take(upTo: records.count, now: now)
         connections[id]?.continuation = more ? next : nil
         send(id, .peerResponse(PeerResponse(requestID: request.requestID, records: records, next: next, more: more, full: full)))
     }
@@ -121,6 +129,11 @@ extension Node {
     @discardableResult
     mutating func handleRecords(_ id: ConnectionID, _ records: [SignedPeerRecord], kind: String) -> Int {
         guard let c = connections[id] else { return 0 }
+        // The relays of a whole message go out together: one frame per target and kind instead
+        // of one per record, which would overrun the peers' frame limit (§20.1) whenever a
+        // response brings hundreds of new records.
+        relayBatch = RelayBatch()
+        defer { flushRelays() }
         let allowed = c.limits.take(.records, upTo: records.count, now: now)
         if allowed < records.count {
             metrics.rejections["rate-limited", default: 0] += records.count - allowed
@@ -241,16 +254,36 @@ extension Node {
     mutating func relay(_ frame: Frame, key: PublicKey, seq: UInt64, except: [ConnectionID]) {
         var candidates = connectionOrder.filter {
             guard phase(of: $0) == .ready, !except.contains($0) else { return false }
+            // A peer whose records bucket is spent would drop the record and charge us: it
+            // gets it by its next sync instead (§18.2).
+            guard connections[$0]?.peerAllowance.available(now: now) ?? 0 > 0 else { return false }
             return !knownHolds($0, key, seq: seq)
         }
         var chosen = 0
         while chosen < config.relayFanout && !candidates.isEmpty {
             let index = Int.random(in: 0..<candidates.count, using: &random)
             let target = candidates.remove(at: index)
-            send(target, frame)
+            if relayBatch != nil { relayBatch?.add(frame, to: target) } else { send(target, frame) }
+            connections[target]?.peerAllowance.take(upTo: 1, now: now)
             connections[target]?.known.note(key, seq: seq)
             chosen += 1
             metrics.relays += 1
+        }
+    }
+
+    /// Sends the relays collected while a message was handled: per target, in the order the
+    /// targets were first chosen, one `PeerAnnouncement` and one `PeerUpdate` (more when the
+    /// records do not fit one frame of the peer's size or `WireLimits.maxRecordsPerMessage`).
+    mutating func flushRelays() {
+        guard let batch = relayBatch else { return }
+        relayBatch = nil
+        for target in batch.order {
+            guard let budget = connections[target]?.session.map({ $0.peerMaxFrameSize - 64 }) else { continue }
+            for (records, isUpdate) in [(batch.announcements[target] ?? [], false), (batch.updates[target] ?? [], true)] {
+                for chunk in RelayBatch.chunks(records, budget: budget) {
+                    send(target, isUpdate ? .peerUpdate(PeerUpdate(records: chunk)) : .peerAnnouncement(PeerAnnouncement(records: chunk)))
+                }
+            }
         }
     }
 
@@ -317,5 +350,41 @@ extension Node {
                 event(.peerEvicted(key, reason: "lost its tried slot"))
             }
         }
+    }
+}
+
+/// Relays collected while one message's records are handled (`Node.flushRelays`).
+struct RelayBatch {
+    /// Targets in the order they were first chosen (the order frames go out).
+    var order: [ConnectionID] = []
+    var announcements: [ConnectionID: [SignedPeerRecord]] = [:]
+    var updates: [ConnectionID: [SignedPeerRecord]] = [:]
+
+    mutating func add(_ frame: Frame, to target: ConnectionID) {
+        if announcements[target] == nil && updates[target] == nil { order.append(target) }
+        switch frame {
+        case let .peerAnnouncement(a): announcements[target, default: []] += a.records
+        case let .peerUpdate(u): updates[target, default: []] += u.records
+        default: break
+        }
+    }
+
+    /// `records` cut into runs that fit a frame of `budget` bytes and `WireLimits.maxRecordsPerMessage`.
+    static func chunks(_ records: [SignedPeerRecord], budget: Int) -> [[SignedPeerRecord]] {
+        var result: [[SignedPeerRecord]] = []
+        var current: [SignedPeerRecord] = []
+        var size = 0
+        for record in records {
+            let cost = record.record.count + record.signature.count + 8
+            if !current.isEmpty && (size + cost > budget || current.count == WireLimits.maxRecordsPerMessage) {
+                result.append(current)
+                current = []
+                size = 0
+            }
+            current.append(record)
+            size += cost
+        }
+        if !current.isEmpty { result.append(current) }
+        return result
     }
 }

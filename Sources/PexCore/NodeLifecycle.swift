@@ -101,6 +101,8 @@ extension Node {
     mutating func announceOwnRecord() {
         guard let own = ownRecord else { return }
         for id in connectionOrder where connections[id]?.isReady == true {
+            // A peer whose allowance is spent gets it by sync instead (§18.1).
+            guard connections[id]?.peerAllowance.tryTake(now: now) == true else { continue }
             send(id, .peerUpdate(PeerUpdate(records: [own])))
         }
     }
