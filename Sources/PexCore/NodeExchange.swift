@@ -71,7 +71,7 @@ extension Node {
         }
         let next = page.next
         let more = page.more
-        c.peerAllowance.take(upTo: records.count, now: now)
+        _ = c.peerAllowance.take(upTo: records.count, now: now)
         connections[id]?.continuation = more ? next : nil
         send(id, .peerResponse(PeerResponse(requestID: request.requestID, records: records, next: next, more: more, full: full)))
     }
@@ -264,7 +264,7 @@ extension Node {
             let index = Int.random(in: 0..<candidates.count, using: &random)
             let target = candidates.remove(at: index)
             if relayBatch != nil { relayBatch?.add(frame, to: target) } else { send(target, frame) }
-            connections[target]?.peerAllowance.take(upTo: 1, now: now)
+            _ = connections[target]?.peerAllowance.take(upTo: 1, now: now)
             connections[target]?.known.note(key, seq: seq)
             chosen += 1
             metrics.relays += 1
@@ -288,9 +288,12 @@ extension Node {
     }
 
     /// Same key, same seq, different bytes: both signatures are valid, so the signer equivocated.
-    /// Both records are kept as evidence and the key is banned.
+    /// Both records are kept as evidence and the key is banned. On the first detection the two
+    /// records go to every ready peer as evidence (§19.2): a node holding one version would
+    /// never see the other, since (key, seq) is relayed once.
     mutating func handleEquivocation(_ new: VerifiedPeerRecord, _ existing: VerifiedPeerRecord) {
         let key = new.publicKey
+        let firstDetection = evidence[key] == nil
         var proof = evidence[key] ?? [existing.signed]
         if !proof.contains(new.signed) { proof.append(new.signed) }
         if evidence[key] == nil {
@@ -308,6 +311,14 @@ extension Node {
             syncLog.noteRemoval(key)
             persist(.removePeer(key))
             event(.peerEvicted(key, reason: "equivocation"))
+        }
+        // A version stored earlier in the same message must not be relayed after all.
+        relayBatch?.remove { $0 == existing.signed || $0 == new.signed }
+        guard firstDetection else { return }
+        let proofFrame = Frame.peerUpdate(PeerUpdate(records: [existing.signed, new.signed]))
+        for id in connectionOrder where connections[id]?.isReady == true {
+            guard connections[id]?.peerAllowance.tryTake(2, now: now) == true else { continue }
+            send(id, proofFrame)
         }
     }
 
@@ -359,6 +370,14 @@ struct RelayBatch {
     var order: [ConnectionID] = []
     var announcements: [ConnectionID: [SignedPeerRecord]] = [:]
     var updates: [ConnectionID: [SignedPeerRecord]] = [:]
+
+    /// Forgets the records matching `shouldRemove` (a key found equivocating meanwhile).
+    mutating func remove(where shouldRemove: (SignedPeerRecord) -> Bool) {
+        for target in order {
+            announcements[target]?.removeAll(where: shouldRemove)
+            updates[target]?.removeAll(where: shouldRemove)
+        }
+    }
 
     mutating func add(_ frame: Frame, to target: ConnectionID) {
         if announcements[target] == nil && updates[target] == nil { order.append(target) }
