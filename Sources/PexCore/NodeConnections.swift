@@ -224,14 +224,16 @@ extension Node {
         updateState()
     }
 
-    /// Inbound peers asked once although the node does not pull from them (§17.3), so that
-    /// both ends of a feeler and its dial-back catch up (§15.4): a peer whose Hello shows the
-    /// node behind (if it leaves before answering, it was a feeler, and the node dials it back),
-    /// and a peer the node's own latest feeler reached within the last `feelerInterval` (it is
-    /// dialling back).
+    /// Inbound peers asked once although the node does not pull from them (§17.3): a peer whose
+    /// Hello shows the node behind (if it leaves before answering, it was a feeler, and the node
+    /// dials it back, §15.4); a peer the node's own latest feeler reached within the last
+    /// `feelerInterval` (it is dialling back); and a peer the node holds a delta cursor for (the
+    /// answer carries only what changed since, and after a healed partition it is how the side
+    /// that gets no new outbound connection catches up).
     func pullsOnceFromInbound(_ id: ConnectionID, key: PublicKey) -> Bool {
-        guard let c = connections[id], c.direction == .inbound else { return false }
+        guard let c = connections[id], c.direction == .inbound, let session = c.session else { return false }
         if c.behindAtHello != nil { return true }
+        if session.deltaSync, cursors[key] != nil { return true }
         guard let last = lastFeelerPeer, last.key == key else { return false }
         return now - last.at <= config.feelerInterval
     }

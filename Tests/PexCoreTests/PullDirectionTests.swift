@@ -88,3 +88,37 @@ extension PullDirectionTests {
         XCTAssertEqual(requests(second), 1)
     }
 }
+
+extension PullDirectionTests {
+    /// An inbound peer the node holds a delta cursor for is asked once, from that cursor: the
+    /// answer costs only what changed since, and it is what lets the halves of a healed
+    /// partition catch up on the side that gets no new outbound connection.
+    func testInboundPeerWithACursorIsAskedOnceForTheDelta() {
+        let h = NodeHarness(config: NodeHarness.config { $0.bootstrapPeers = [self.bootstrap] }, crypto: InsecureFakeCrypto())
+        let identity = RawPeer.key(1)
+        let first = RawPeer.connect(to: h, identity: identity, ip: "12.0.0.1")
+        first.handshake()
+        guard case let .peerRequest(request)? = { first.pump(); return first.frames("peer_request").first }() else {
+            return XCTFail("no outbound connection yet: the inbound peer is asked")
+        }
+        let cursor = SyncCursor(epoch: 5, position: 3)
+        first.send(.peerResponse(PeerResponse(requestID: request.requestID, records: [], next: cursor, more: false, full: true)))
+        h.handle(.closed(first.id, reason: "test"))
+        // Now an outbound connection is ready: inbound peers are no longer pulled from...
+        h.advance(by: .seconds(1))
+        guard let dial = h.dials.first else { return XCTFail("no bootstrap dial") }
+        let boot = RawPeer.answer(dial: dial.1, of: h, identity: RawPeer.key(50), ip: "20.0.0.1")
+        boot.handshake()
+        let stranger = RawPeer.connect(to: h, identity: RawPeer.key(2), ip: "13.0.0.1")
+        stranger.handshake()
+        XCTAssertEqual(requests(stranger), 0)
+        // ...except the one we hold a cursor for.
+        let again = RawPeer.connect(to: h, identity: identity, ip: "12.0.0.1", port: 50001)
+        again.handshake()
+        again.pump()
+        let asked = again.frames("peer_request").compactMap { frame -> PeerRequest? in
+            if case let .peerRequest(r) = frame { r } else { nil }
+        }
+        XCTAssertEqual(asked.map(\.since), [cursor])
+    }
+}
