@@ -10,13 +10,7 @@ final class PullDirectionTests: XCTestCase {
     /// A node whose only bootstrap peer answered its dial: one ready outbound connection.
     func withOutbound() -> (NodeHarness, RawPeer) {
         let h = NodeHarness(config: NodeHarness.config { $0.bootstrapPeers = [self.bootstrap] }, crypto: InsecureFakeCrypto())
-        h.advance(by: .seconds(1))
-        guard let dial = h.dials.first else {
-            XCTFail("the node did not dial its bootstrap peer")
-            return (h, RawPeer.connect(to: h, identity: RawPeer.key(50)))
-        }
-        let boot = RawPeer.answer(dial: dial.1, of: h, identity: RawPeer.key(50), ip: "20.0.0.1")
-        boot.handshake()
+        guard let boot = RawPeer.answerFirstDial(of: h) else { return (h, RawPeer.connect(to: h, identity: RawPeer.key(50))) }
         boot.service()
         return (h, boot)
     }
@@ -105,10 +99,7 @@ extension PullDirectionTests {
         first.send(.peerResponse(PeerResponse(requestID: request.requestID, records: [], next: cursor, more: false, full: true)))
         h.handle(.closed(first.id, reason: "test"))
         // Now an outbound connection is ready: inbound peers are no longer pulled from...
-        h.advance(by: .seconds(1))
-        guard let dial = h.dials.first else { return XCTFail("no bootstrap dial") }
-        let boot = RawPeer.answer(dial: dial.1, of: h, identity: RawPeer.key(50), ip: "20.0.0.1")
-        boot.handshake()
+        guard RawPeer.answerFirstDial(of: h) != nil else { return }
         let stranger = RawPeer.connect(to: h, identity: RawPeer.key(2), ip: "13.0.0.1")
         stranger.handshake()
         XCTAssertEqual(requests(stranger), 0)

@@ -157,6 +157,20 @@ final class RawPeer {
         return peer
     }
 
+    /// Lets the node make its first dial (one second passes) and answers it as the bootstrap
+    /// peer at 20.0.0.1 (key 50), with a completed handshake: one ready outbound connection.
+    /// - Returns: The bootstrap peer, or `nil` (a test failure) when the node dialled nothing.
+    static func answerFirstDial(of harness: NodeHarness, file: StaticString = #filePath, line: UInt = #line) -> RawPeer? {
+        harness.advance(by: .seconds(1))
+        guard let dial = harness.dials.first else {
+            XCTFail("the node did not dial its bootstrap peer", file: file, line: line)
+            return nil
+        }
+        let peer = answer(dial: dial.1, of: harness, identity: key(50), ip: "20.0.0.1")
+        peer.handshake(file: file, line: line)
+        return peer
+    }
+
     /// Answers an outbound dial of the node: the transport connects, and we are the responder.
     static func answer(dial id: ConnectionID, of harness: NodeHarness, identity: KeyPair, ip: String) -> RawPeer {
         let peer = RawPeer(harness: harness, identity: identity, id: id, role: .responder,

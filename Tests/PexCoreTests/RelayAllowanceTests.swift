@@ -32,10 +32,7 @@ final class RelayAllowanceTests: XCTestCase {
 
     func testRelaysStopAtThePeersAllowanceAndResumeAsItRefills() {
         let h = NodeHarness(config: config(), crypto: InsecureFakeCrypto())
-        h.advance(by: .seconds(1))
-        guard let dial = h.dials.first else { return XCTFail("no bootstrap dial") }
-        let source = RawPeer.answer(dial: dial.1, of: h, identity: RawPeer.key(50), ip: "20.0.0.1")
-        source.handshake()
+        guard let source = RawPeer.answerFirstDial(of: h) else { return }
         let listener = RawPeer.connect(to: h, identity: RawPeer.key(2), ip: "13.0.0.1")
         listener.handshake()
         let before = announced(to: listener)  // our own record, 1 token
