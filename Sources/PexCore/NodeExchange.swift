@@ -24,15 +24,13 @@ extension Node {
         guard let c = connections[id], let session = c.session else { return }
         // The peer credited its records bucket when it sent this request (§20.1), whether or not
         // it is answered: so does our copy of that bucket.
-        let asked = request.maxPeers == 0 ? WireLimits.maxRecordsPerMessage : min(Int(request.maxPeers), WireLimits.maxRecordsPerMessage)
-        c.peerAllowance.credit(asked)
+        c.peerAllowance.credit(request.recordsAsked)
         let continues = request.since != nil && request.since == c.continuation
         guard continues || c.limits.tryTake(.request, now: now) else {
             sendError(id, code: .rateLimited, message: "too many peer requests", closing: false)
             return punish(id, .rateLimited)
         }
-        let limit = min(Int(request.maxPeers == 0 ? UInt32(WireLimits.maxRecordsPerMessage) : request.maxPeers),
-                        config.maxPeersPerResponse, WireLimits.maxRecordsPerMessage)
+        let limit = min(request.recordsAsked, config.maxPeersPerResponse)
         // A cursor of this log's epoch is always honoured (it may be a continuation of a paged
         // listing, which every responder must serve); DELTA_SYNC only tells the requester it may
         // keep cursors across exchanges. A full request, or a cursor this log cannot answer, is
@@ -54,7 +52,7 @@ extension Node {
                 if let entry = book.entry(for: item.key),
                    connections[id]?.known.holds(item.key, seq: entry.record.seq) != true {
                     let signed = entry.record.signed
-                    let cost = signed.record.count + signed.signature.count + 8
+                    let cost = signed.listedSize
                     if size + cost > budget || records.count >= allowed { break }
                     size += cost
                     records.append(signed)
@@ -394,7 +392,7 @@ struct RelayBatch {
         var current: [SignedPeerRecord] = []
         var size = 0
         for record in records {
-            let cost = record.record.count + record.signature.count + 8
+            let cost = record.listedSize
             if !current.isEmpty && (size + cost > budget || current.count == WireLimits.maxRecordsPerMessage) {
                 result.append(current)
                 current = []

@@ -321,8 +321,7 @@ public struct PeerRateLimits: Sendable, Equatable {
     ///   `WireLimits.maxRecordsPerMessage` count as that maximum).
     @discardableResult
     public mutating func creditRecords(for request: PeerRequest) -> Int {
-        let cap = WireLimits.maxRecordsPerMessage
-        let wanted = request.maxPeers == 0 ? cap : min(Int(request.maxPeers), cap)
+        let wanted = request.recordsAsked
         records.credit(wanted)
         return wanted
     }

@@ -359,13 +359,13 @@ public final class Adversary: SimScript {
 
     /// Serves a random sample of `plan.serve`, as many as asked and as fit in a frame.
     func answer(_ c: Conn, _ request: PeerRequest) {
-        let asked = request.maxPeers == 0 ? WireLimits.maxRecordsPerMessage : min(Int(request.maxPeers), WireLimits.maxRecordsPerMessage)
+        let asked = request.recordsAsked
         var pool = plan.serve
         pool.shuffle(using: &random)
         var records: [SignedPeerRecord] = []
         var size = 64
         for r in pool.prefix(asked) {
-            let cost = r.record.count + r.signature.count + 8
+            let cost = r.listedSize
             if size + cost > WireLimits.minFrameSize * 8 { break }
             size += cost
             records.append(r)

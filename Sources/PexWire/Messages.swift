@@ -37,6 +37,10 @@ public struct SignedPeerRecord: Hashable, Sendable {
         self.record = record
         self.signature = signature
     }
+
+    /// Bytes this record is counted for when a message of records is fitted to a peer's
+    /// frame size (PROTOCOL.md §17.2): both fields plus 8 for their tags and lengths.
+    public var listedSize: Int { record.count + signature.count + 8 }
 }
 
 /// An optional feature advertised in `Hello`. Values this version does not know are kept, so
@@ -116,6 +120,13 @@ public struct PeerRequest: Hashable, Sendable {
         self.requestID = requestID
         self.maxPeers = maxPeers
         self.since = since
+    }
+
+    /// The records this request asks for: `maxPeers`, 0 meaning, and larger values capped at,
+    /// `WireLimits.maxRecordsPerMessage`. The requester credits its records bucket with it, and
+    /// the responder its copy of that bucket (PROTOCOL.md §20.1).
+    public var recordsAsked: Int {
+        maxPeers == 0 ? WireLimits.maxRecordsPerMessage : min(Int(maxPeers), WireLimits.maxRecordsPerMessage)
     }
 }
 

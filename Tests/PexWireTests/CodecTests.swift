@@ -524,3 +524,20 @@ final class CodecTests: XCTestCase {
         XCTAssertLessThan(ContinuousClock.now - start, .seconds(5))
     }
 }
+
+/// The derived sizes both ends of an exchange count with (PROTOCOL.md §17.2, §20.1).
+final class MessageSizeTests: XCTestCase {
+    func testRecordsAskedReadsZeroAsTheMaximumAndCapsAtIt() {
+        XCTAssertEqual(PeerRequest(requestID: 1, maxPeers: 0).recordsAsked, WireLimits.maxRecordsPerMessage)
+        XCTAssertEqual(PeerRequest(requestID: 1, maxPeers: 10).recordsAsked, 10)
+        XCTAssertEqual(PeerRequest(requestID: 1, maxPeers: UInt32.max).recordsAsked, WireLimits.maxRecordsPerMessage)
+    }
+
+    func testListedSizeCountsBothFieldsAndTheirFraming() {
+        let record = SignedPeerRecord(record: [UInt8](repeating: 1, count: 100), signature: [UInt8](repeating: 2, count: 64))
+        XCTAssertEqual(record.listedSize, 172)
+        // The count never undershoots the encoding: a message of such records fits its budget.
+        let encoded = Frame.peerAnnouncement(PeerAnnouncement(records: [record, record])).encoded()
+        XCTAssertLessThanOrEqual(encoded.count, 2 * record.listedSize + 64)
+    }
+}
