@@ -13,7 +13,12 @@ public struct NodeMetrics: Sendable, Equatable {
     public var syncRounds = 0
     public var syncRecords = 0
     public var connectionsOpened: [String: Int] = [:]
-    public var connectionsClosed = 0
+    /// Connections closed, by cause: the node's own reason (`evicted-for-a-new-peer`,
+    /// `feeler-done`, `misbehaviour`, ...), `peer-<error code>` when the peer closed with an
+    /// Error, `dial-failed`, or `transport` when the connection ended without either.
+    public var connectionsClosedBy: [String: Int] = [:]
+    /// Connections closed, whatever the cause.
+    public var connectionsClosed: Int { connectionsClosedBy.values.reduce(0, +) }
     public var handshakesFailed = 0
     public var bans = 0
     public var stateChanges = 0
@@ -30,4 +35,11 @@ public struct NodeMetrics: Sendable, Equatable {
     public init() {}
 
     mutating func reject(_ reason: String) { rejections[reason, default: 0] += 1 }
+
+    /// Counts a close under the cause named by `reason`'s head: the text before its first colon,
+    /// in kebab case. Reasons are the core's own fixed phrases, so the set of causes stays small.
+    mutating func closed(because reason: String) {
+        let head = reason.prefix { $0 != ":" }
+        connectionsClosedBy[String(head.lowercased().map { $0 == " " ? "-" : $0 }), default: 0] += 1
+    }
 }

@@ -60,7 +60,7 @@ extension Node {
     mutating func dialFailed(_ id: ConnectionID, reason: String) {
         guard let c = connections[id] else { return }
         noteDialFailure(c)
-        remove(id, reason: "dial failed: \(reason)")
+        remove(id, reason: "dial failed: \(reason)", cause: "dial failed")
     }
 
     /// Bookkeeping for a connection that never became ready.
@@ -323,7 +323,8 @@ extension Node {
                 }
                 if error.closing {
                     if !c.isReady { noteDialFailure(c) }
-                    remove(id, reason: "peer error: \(error.code): \(error.message)", closeTransport: true)
+                    let cause = error.code.isKnown ? "peer \(error.code)" : "peer unknown"
+                    remove(id, reason: "peer error: \(error.code): \(error.message)", cause: cause, closeTransport: true)
                 }
             }
         case .ignoreUnknown:
@@ -399,6 +400,7 @@ extension Node {
         let wasReady = c.isReady
         connections[id]?.phase = .closing
         connections[id]?.lastReceived = now
+        metrics.closed(because: reason)
         emit(.close(id))
         if wasReady { event(.disconnected(id, c.peerKey, reason: reason)) }
         updateState()
@@ -407,7 +409,7 @@ extension Node {
     mutating func transportClosed(_ id: ConnectionID, reason: String) {
         guard let c = connections[id] else { return }
         if c.phase != .closing && !c.isReady { noteDialFailure(c) }
-        remove(id, reason: reason)
+        remove(id, reason: reason, cause: c.phase == .dialing ? "dial failed" : "transport")
         // The peer left a connection whose Hello showed us behind before we got its records:
         // it was its refresh feeler (§15.4), and we need one of our own to catch up.
         if c.isReady, c.direction == .inbound, c.exchanges == 0, let held = c.behindAtHello, let key = c.peerKey {
@@ -415,11 +417,12 @@ extension Node {
         }
     }
 
-    /// Forgets a connection. With `closeTransport`, also asks the driver to close it.
-    mutating func remove(_ id: ConnectionID, reason: String, closeTransport: Bool = false) {
+    /// Forgets a connection. With `closeTransport`, also asks the driver to close it. `cause`
+    /// names the close for the metrics unless `close` already counted it.
+    mutating func remove(_ id: ConnectionID, reason: String, cause: String, closeTransport: Bool = false) {
         guard let c = connections[id] else { return }
         connections[id] = nil
-        metrics.connectionsClosed += 1
+        if c.phase != .closing { metrics.closed(because: cause) }
         if closeTransport && c.phase != .closing { emit(.close(id)) }
         if c.isReady { event(.disconnected(id, c.peerKey, reason: reason)) }
         updateState()

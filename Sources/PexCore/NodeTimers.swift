@@ -15,7 +15,7 @@ extension Node {
                 if now >= c.openedAt + config.handshakeTimeout {
                     if c.phase == .dialing {
                         noteDialFailure(c)
-                        remove(id, reason: "dial timed out", closeTransport: true)
+                        remove(id, reason: "dial timed out", cause: "dial timed out", closeTransport: true)
                     } else {
                         handshakeFailure(id, code: .timeout, message: "handshake timed out", offence: nil)
                     }
@@ -33,7 +33,7 @@ extension Node {
                 }
             case .closing:
                 // The driver reports `.closed`; if it never does, forget the connection anyway.
-                if now >= c.lastReceived + config.handshakeTimeout { remove(id, reason: "close timed out") }
+                if now >= c.lastReceived + config.handshakeTimeout { remove(id, reason: "close timed out", cause: "close timed out") }
             }
         }
         if now >= nextMaintenanceAt {

@@ -138,17 +138,23 @@ final class Bench {
     /// Counters summed over the running nodes: what the simulator spends its time on.
     struct WorkTotals {
         var accepted = 0, duplicate = 0, relays = 0, bytes = 0, syncs = 0, syncRecords = 0, connections = 0
+        var closes: [String: Int] = [:]
+        /// Not a running total: live nodes whose inbound connections are at `maxInbound` now.
+        var inboundFull = 0
 
         static func - (a: WorkTotals, b: WorkTotals) -> WorkTotals {
             WorkTotals(accepted: a.accepted - b.accepted, duplicate: a.duplicate - b.duplicate, relays: a.relays - b.relays,
                        bytes: a.bytes - b.bytes, syncs: a.syncs - b.syncs, syncRecords: a.syncRecords - b.syncRecords,
-                       connections: a.connections - b.connections)
+                       connections: a.connections - b.connections,
+                       closes: a.closes.merging(b.closes.mapValues { -$0 }, uniquingKeysWith: +), inboundFull: a.inboundFull)
         }
 
-        /// One line for `progress`.
+        /// One line for `progress`: the counts, then the five commonest close causes.
         var summary: String {
-            "accepted \(accepted), duplicate \(duplicate), relays \(relays), syncs \(syncs) carrying \(syncRecords) records, "
-                + "connections \(connections), \(bytes / 1_000_000) MB"
+            let causes = closes.filter { $0.value > 0 }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(5)
+            return "accepted \(accepted), duplicate \(duplicate), relays \(relays), syncs \(syncs) carrying \(syncRecords) records, "
+                + "connections \(connections), \(bytes / 1_000_000) MB; inbound full at \(inboundFull) nodes; closed: "
+                + causes.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         }
     }
 
@@ -163,6 +169,8 @@ final class Bench {
                 work.syncs += node.metrics.syncRounds
                 work.syncRecords += node.metrics.syncRecords
                 work.connections += node.metrics.connectionsOpened.values.reduce(0, +)
+                work.closes.merge(node.metrics.connectionsClosedBy, uniquingKeysWith: +)
+                if node.connectionCount(.inbound) >= node.config.maxInbound { work.inboundFull += 1 }
             }
         }
         return work

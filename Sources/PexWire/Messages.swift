@@ -203,6 +203,9 @@ public struct ErrorCode: RawRepresentable, Hashable, Sendable, CustomStringConve
 
     /// Kebab-case name, or `error(N)` for a code this version does not know.
     public var description: String { Self.names[rawValue] ?? "error(\(rawValue))" }
+
+    /// Whether this version knows the code (a peer may send any number).
+    public var isKnown: Bool { Self.names[rawValue] != nil }
 }
 
 /// Reports a problem (`pex.v1.Error`).

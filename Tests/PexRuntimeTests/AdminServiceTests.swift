@@ -110,7 +110,7 @@ final class AdminServiceTests: XCTestCase {
         metrics.syncRounds = 7
         metrics.syncRecords = 70
         metrics.connectionsOpened = ["outbound": 3, "inbound": 2, "refused": 1]
-        metrics.connectionsClosed = 4
+        metrics.connectionsClosedBy = ["feeler-done": 3, "peer-too-many-connections": 1]
         metrics.handshakesFailed = 1
         metrics.bans = 2
         metrics.stateChanges = 3
@@ -171,9 +171,10 @@ final class AdminServiceTests: XCTestCase {
             pex_connections_opened_total{kind="inbound"} 2
             pex_connections_opened_total{kind="outbound"} 3
             pex_connections_opened_total{kind="refused"} 1
-            # HELP pex_connections_closed_total Connections closed.
+            # HELP pex_connections_closed_total Connections closed, by cause.
             # TYPE pex_connections_closed_total counter
-            pex_connections_closed_total 4
+            pex_connections_closed_total{cause="feeler-done"} 3
+            pex_connections_closed_total{cause="peer-too-many-connections"} 1
             # HELP pex_handshakes_failed_total Handshakes that failed.
             # TYPE pex_handshakes_failed_total counter
             pex_handshakes_failed_total 1

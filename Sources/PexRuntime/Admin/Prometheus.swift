@@ -106,8 +106,11 @@ public enum PrometheusExporter {
         opened.add(counts: m.connectionsOpened, label: "kind")
         families.append(opened)
 
+        var closed = Family("pex_connections_closed_total", "counter", "Connections closed, by cause.")
+        closed.add(counts: m.connectionsClosedBy, label: "cause")
+        families.append(closed)
+
         let plainCounters: [(String, String, Int)] = [
-            ("pex_connections_closed_total", "Connections closed.", m.connectionsClosed),
             ("pex_handshakes_failed_total", "Handshakes that failed.", m.handshakesFailed),
             ("pex_bans_total", "Bans imposed.", m.bans),
             ("pex_sync_rounds_total", "Sync exchanges completed.", m.syncRounds),
