@@ -18,8 +18,8 @@ extension Node {
 
     // MARK: Answering
 
-    /// Serves a PeerRequest: the full list from the windowed snapshot, or what changed since the
-    /// cursor; as many records as fit the peer's frame limit.
+    /// Serves a PeerRequest: the full list from the windowed, shuffled snapshot, or what changed
+    /// since the cursor; as many records as fit the peer's frame limit.
     mutating func answer(_ id: ConnectionID, _ request: PeerRequest) {
         guard let c = connections[id], let session = c.session else { return }
         // The peer credited its records bucket when it sent this request (§20.1), whether or not
@@ -35,7 +35,7 @@ extension Node {
         // listing, which every responder must serve); DELTA_SYNC only tells the requester it may
         // keep cursors across exchanges. A full request, or a cursor this log cannot answer, is
         // served from the windowed snapshot.
-        var page = fullListCache.respond(log: syncLog, after: request.since, limit: limit, now: now)
+        var page = fullListCache.respond(log: syncLog, after: request.since, limit: limit, now: now, random: &random)
         let full = page.full
         // Keep the frame under the peer's limit: count as we go, leave room for the envelope.
         let budget = session.peerMaxFrameSize - 64
@@ -65,7 +65,7 @@ extension Node {
             // A response with `more` must carry a record (§11.1): when a whole page was passed
             // over, carry on from the live log after it.
             guard records.isEmpty, passedOver, page.more else { break }
-            page = syncLog.page(after: page.next, limit: limit)
+            page = fullListCache.respond(log: syncLog, after: page.next, limit: limit, now: now, random: &random)
         }
         let next = page.next
         let more = page.more

@@ -182,8 +182,10 @@ public struct SyncLog: Sendable {
 
 /// One answer of a `SyncLog`: the keys to send and the `PeerResponse` fields that go with them.
 public struct SyncPage: Hashable, Sendable {
-    /// Keys at their latest position, in position order. The caller sends each key's current
-    /// record and skips keys whose record is gone (expired since the page was computed).
+    /// Keys to list: for a full listing, snapshot keys first (in the snapshot's random order,
+    /// possibly at superseded positions), then keys at their latest position in position
+    /// order. The caller sends each key's current record and skips keys whose record is gone
+    /// (expired since the page was computed).
     public var items: [SyncLog.Entry]
     /// `PeerResponse.full`: the listing starts from the beginning of the log.
     public var full: Bool
@@ -193,37 +195,70 @@ public struct SyncPage: Hashable, Sendable {
     public var more: Bool
     /// The position the listing started after (0 for a full listing).
     public var start: UInt64
+    /// For a page of a full listing: which of its items come from the shuffled snapshot.
+    public var snapshot: SnapshotPart?
+
+    /// The leading items of a page that come from a `FullListCache` snapshot.
+    public struct SnapshotPart: Hashable, Sendable {
+        /// The snapshot's cursor tag.
+        public var tag: UInt64
+        /// Index in the snapshot of the page's first item.
+        public var startIndex: Int
+        /// How many of the page's first items are snapshot keys.
+        public var count: Int
+        /// The log's head when the snapshot was taken.
+        public var head: UInt64
+    }
 
     /// - Parameters:
-    ///   - items: Keys in position order.
+    ///   - items: Keys in position order (snapshot keys first, in snapshot order).
     ///   - full: Whether the listing starts from the beginning.
     ///   - next: The continuation cursor.
     ///   - more: Whether keys remain after `next`.
     ///   - start: The position the listing started after.
-    public init(items: [SyncLog.Entry], full: Bool, next: SyncCursor, more: Bool, start: UInt64) {
+    ///   - snapshot: The snapshot part of a full listing's page.
+    public init(items: [SyncLog.Entry], full: Bool, next: SyncCursor, more: Bool, start: UInt64,
+                snapshot: SnapshotPart? = nil) {
         self.items = items
         self.full = full
         self.next = next
         self.more = more
         self.start = start
+        self.snapshot = snapshot
     }
 
     /// The page cut to its first `count` items, for a response that must stop early to fit
     /// the requester's frame limit.
     ///
-    /// The continuation cursor becomes the position of the last item kept, so the next request
-    /// resumes exactly after what was sent, and `more` becomes `true`. Keep at least one item:
+    /// The continuation cursor resumes exactly after what was sent (inside the snapshot, at
+    /// the snapshot's head once all its keys were sent, else at the last item's position), and
+    /// `more` becomes `true`. Keep at least one item:
     /// a response with `more = true` must make progress (§11.1).
     ///
     /// - Parameter count: Items actually sent; negative values count as 0.
     /// - Returns: `self` when `count` covers every item, else the shortened page.
     public func truncated(to count: Int) -> SyncPage {
         guard count < items.count else { return self }
-        let kept = Array(items.prefix(max(0, count)))
-        let position = kept.last?.position ?? start
-        return SyncPage(
-            items: kept, full: full, next: SyncCursor(epoch: next.epoch, position: position),
-            more: true, start: start)
+        let keep = max(0, count)
+        let kept = Array(items.prefix(keep))
+        var cut = self
+        cut.items = kept
+        cut.more = true
+        if let part = snapshot {
+            cut.snapshot?.count = min(part.count, keep)
+            if keep < part.count {
+                // Resume inside the snapshot, at the first key not sent.
+                cut.next = SyncCursor(epoch: part.tag, position: UInt64(part.startIndex + keep))
+                return cut
+            }
+            if keep == part.count {
+                // The whole snapshot went: resume with what changed after it.
+                cut.next = SyncCursor(epoch: next.epoch, position: part.head)
+                return cut
+            }
+        }
+        cut.next = SyncCursor(epoch: next.epoch, position: kept.last?.position ?? start)
+        return cut
     }
 }
 
@@ -249,24 +284,29 @@ public enum SyncLogError: Error, Hashable, Sendable {
     }
 }
 
-/// Serves the first page of full listings from a snapshot renewed once per time window.
+/// Serves full listings from a shuffled snapshot renewed once per time window.
 ///
 /// A requester that asks for the full list again and again must not learn, from the
 /// differences between answers, which records changed when (the reason for Bitcoin Core's
 /// `getaddr` cache). Within one window every full request gets the same snapshot: the same
-/// keys in the same order, whatever changed before it. The changes made since the snapshot
-/// follow it, from the live log (what a delta request from the snapshot head would get anyway);
-/// continuation pages and delta requests are answered from the live log.
+/// keys in the same order, whatever changed before it. The order is random, not the log's:
+/// a listing in log order would put the oldest records first, and a requester whose new-table
+/// slots go to the first comer (§16.2) would keep mostly those. In a network larger than the
+/// books, every joining node would then dial the same oldest nodes, fill their inbound slots,
+/// and each eviction would send another node dialling (and evicting) in turn.
 ///
-/// Why the snapshot page and a live continuation together cover every live record: the
-/// snapshot lists the live keys of the log at snapshot time in position order, and the page is
-/// a prefix of it ending at position `p` (or the whole snapshot, continued in the same page
-/// after the snapshot head `H ≥ p`). Positions only grow, and every change after the snapshot takes a position
-/// above `H`. So a key live now either has a current position above `next`, and the live
-/// continuation (`since = next`) lists it, or it has not changed since the snapshot, was in
-/// the snapshot at a position at most `next`, and is therefore in the page. Keys changed since
-/// the snapshot may appear twice (in the page, then at their new position); the caller sends
-/// each key's current record, so the requester only ever receives current records.
+/// The snapshot is paged with cursors of its own *tag* (a random value other than the log's
+/// epoch) whose position is an index into the snapshot. After its last key the listing goes
+/// on with the changes made since the snapshot, from the live log (what a delta request from
+/// the snapshot's head gets), so the last page's `next` is an ordinary cursor of the log.
+///
+/// Why a listing that follows `next` to `more == false` covers every live key: a key live at
+/// the end either has not changed since the snapshot, and is among the snapshot's keys, which
+/// the snapshot pages list in full; or it changed after the snapshot, at a position above the
+/// snapshot's head, and the live part lists it. Keys changed since the snapshot may appear
+/// twice; the caller sends each key's current record, so the requester only ever receives
+/// current records. A continuation whose snapshot has been renewed in between starts over
+/// from the new snapshot's first key.
 ///
 /// One cache serves one log; a change of the log's epoch renews the snapshot.
 public struct FullListCache: Sendable {
@@ -274,15 +314,15 @@ public struct FullListCache: Sendable {
         var takenAt: Instant
         var epoch: UInt64
         var head: UInt64
-        /// The first `capacity` live keys at snapshot time.
+        /// Tags this snapshot's cursors; never the log's epoch.
+        var tag: UInt64
+        /// Every live key at snapshot time, in a random order.
         var items: [SyncLog.Entry]
-        /// Live keys existed beyond `items` at snapshot time.
-        var more: Bool
     }
 
     /// How long one snapshot serves.
     public let window: TimeSpan
-    /// Most keys a snapshot keeps: no page is larger, so keeping more would be wasted memory.
+    /// Most keys one page lists.
     public let capacity: Int
     private var snapshot: Snapshot?
 
@@ -290,73 +330,84 @@ public struct FullListCache: Sendable {
     ///
     /// - Parameters:
     ///   - window: How long one snapshot serves.
-    ///   - capacity: Most keys kept per snapshot, the largest page served (at least 1).
+    ///   - capacity: Most keys one page lists (at least 1).
     public init(window: TimeSpan, capacity: Int = WireLimits.maxRecordsPerMessage) {
         self.window = window
         self.capacity = max(1, capacity)
     }
 
-    /// The first page of a full listing, from the current snapshot.
+    /// A page of a full listing: from the snapshot's first key, or from `cursor` when it
+    /// continues the current snapshot.
     ///
     /// - Parameters:
     ///   - log: The live log; a new snapshot of it is taken when there is none, when the
     ///     current one is `window` old or older, when the clock went back, or when the log's
     ///     epoch changed.
+    ///   - cursor: A cursor of the snapshot's tag to continue from; any other starts over.
     ///   - limit: Most items to return, clamped to `1...capacity`.
     ///   - now: The current time.
-    /// - Returns: A page with `full == true`. When the snapshot does not fit, its prefix with
-    ///   `more` and `next` at the last item. When it fits, it is followed by the changes made
-    ///   since the snapshot, from the live log (up to `limit` items in all): `next` and `more`
-    ///   are then those of the live listing, so a response with `more == false` completes the
-    ///   listing even for a requester that keeps no cursor.
-    public mutating func page(log: SyncLog, limit: Int, now: Instant) -> SyncPage {
-        let current = renewedIfNeeded(log: log, now: now)
+    ///   - random: Shuffles a new snapshot and draws its tag.
+    /// - Returns: A page with `full == true`: snapshot keys from the cursor's index on, then,
+    ///   once the snapshot is exhausted, the changes made since it, from the live log (up to
+    ///   `limit` items in all). `next` is a snapshot cursor while snapshot keys remain, then
+    ///   a cursor of the log, so a response with `more == false` completes the listing even
+    ///   for a requester that keeps no cursor.
+    public mutating func page(
+        log: SyncLog, after cursor: SyncCursor? = nil, limit: Int, now: Instant, random: inout some RandomNumberGenerator
+    ) -> SyncPage {
+        let current = renewedIfNeeded(log: log, now: now, random: &random)
         let count = min(max(1, limit), capacity)
-        let items = Array(current.items.prefix(count))
-        let more = items.count < current.items.count || current.more
-        if more || (items.count == count && current.head < log.head) {
-            // Items are never empty here: `count ≥ 1`, and `more` implies the snapshot had more
-            // live keys than fit.
-            let position = items.last?.position ?? current.head
-            return SyncPage(
-                items: items, full: true, next: SyncCursor(epoch: current.epoch, position: position),
-                more: true, start: 0)
+        var index = 0
+        if let cursor, cursor.epoch == current.tag, cursor.position <= UInt64(current.items.count) {
+            index = Int(cursor.position)
         }
-        // A snapshot page ending at its head once claimed completeness while records stored
-        // since were missing: a requester without `DELTA_SYNC` never asked for them, and one
-        // with it got them (again) only at its next delta, long after it had them by relay.
+        let end = min(index + count, current.items.count)
+        let items = Array(current.items[index..<end])
+        let part = SyncPage.SnapshotPart(tag: current.tag, startIndex: index, count: items.count, head: current.head)
+        if end < current.items.count {
+            return SyncPage(items: items, full: true, next: SyncCursor(epoch: current.tag, position: UInt64(end)),
+                            more: true, start: 0, snapshot: part)
+        }
+        let afterSnapshot = SyncCursor(epoch: current.epoch, position: current.head)
         guard current.head < log.head else {
-            return SyncPage(
-                items: items, full: true, next: SyncCursor(epoch: current.epoch, position: current.head),
-                more: false, start: 0)
+            return SyncPage(items: items, full: true, next: afterSnapshot, more: false, start: 0, snapshot: part)
         }
-        let rest = log.page(after: SyncCursor(epoch: current.epoch, position: current.head), limit: count - items.count)
-        return SyncPage(items: items + rest.items, full: true, next: rest.next, more: rest.more, start: 0)
+        guard items.count < count else {
+            return SyncPage(items: items, full: true, next: afterSnapshot, more: true, start: 0, snapshot: part)
+        }
+        let rest = log.page(after: afterSnapshot, limit: count - items.count)
+        return SyncPage(items: items + rest.items, full: true, next: rest.next, more: rest.more, start: 0, snapshot: part)
     }
 
-    /// Answers a `PeerRequest`: the snapshot when the log would list everything (no cursor, an
-    /// unknown epoch, a future position), the live log otherwise. Routing unknown cursors here
-    /// too keeps a requester from bypassing the snapshot with a made-up cursor.
+    /// Answers a `PeerRequest`: the live log for a cursor it answers, the snapshot otherwise (no
+    /// cursor, a snapshot cursor, an unknown epoch, a future position). Routing unknown cursors
+    /// through the snapshot too keeps a requester from bypassing it with a made-up cursor.
     ///
     /// - Parameters:
     ///   - log: The live log.
     ///   - cursor: The request's `since`.
     ///   - limit: Most items to return.
     ///   - now: The current time.
+    ///   - random: Shuffles a new snapshot and draws its tag.
     /// - Returns: The page to send.
-    public mutating func respond(log: SyncLog, after cursor: SyncCursor?, limit: Int, now: Instant) -> SyncPage {
+    public mutating func respond(
+        log: SyncLog, after cursor: SyncCursor?, limit: Int, now: Instant, random: inout some RandomNumberGenerator
+    ) -> SyncPage {
         if log.answersDelta(cursor) { return log.page(after: cursor, limit: limit) }
-        return page(log: log, limit: limit, now: now)
+        return page(log: log, after: cursor, limit: limit, now: now, random: &random)
     }
 
-    private mutating func renewedIfNeeded(log: SyncLog, now: Instant) -> Snapshot {
+    private mutating func renewedIfNeeded(log: SyncLog, now: Instant, random: inout some RandomNumberGenerator) -> Snapshot {
         if let current = snapshot, current.epoch == log.epoch, current.head <= log.head,
             current.takenAt <= now, now - current.takenAt < window
         {
             return current
         }
-        let first = log.page(after: nil, limit: capacity)
-        let fresh = Snapshot(takenAt: now, epoch: log.epoch, head: log.head, items: first.items, more: first.more)
+        var items = log.entries
+        items.shuffle(using: &random)
+        var tag = random.next()
+        if tag == log.epoch { tag ^= 1 }
+        let fresh = Snapshot(takenAt: now, epoch: log.epoch, head: log.head, tag: tag, items: items)
         snapshot = fresh
         return fresh
     }

@@ -65,20 +65,25 @@ final class AttackTests: XCTestCase {
     /// eight /16s) by a flooder that comes back under fresh keys: the source share (PROTOCOL.md
     /// §16.3) keeps the flooder's network to a bounded part of every book, without charging the
     /// honest relays. In a network this small every informant group may hold its minimum of 8
-    /// entries, which bounds the share near one half: 0.35–0.47 of the victim's book over seeds
-    /// 1–6 (0.26–0.59 before lists were pulled from outbound peers only); seed 3 without the
-    /// rule gave the flood 76 % when the rule was introduced.
+    /// entries, which bounds the share near one half, and one seed's share varies a lot: over
+    /// seeds 1–8 the victim's worst share was 0.21–0.52 (mean 0.40) with shuffled full
+    /// listings, 0.23–0.58 (mean 0.40) before them. Hence a bound on the mean of four seeds and
+    /// a looser one per seed. Seed 3 without the rule gave the flood 76 % when the rule was
+    /// introduced.
     func testFlooderTakesOnlyABoundedShareOfTheBooks() {
-        for seed: UInt64 in [1, 3] {
+        var shares: [Double] = []
+        for seed: UInt64 in 1...4 {
             let r = Scenarios.floodRun(params(32, seed: seed), nodes: 32, roster: false, rotate: true, observe: 1)
             XCTAssertEqual(r.violations, [])
             XCTAssertGreaterThan(metric(r, "victim_attacker_entries"), 0, "the flood reached the book at all")
-            XCTAssertLessThanOrEqual(metric(r, "max_victim_attacker_share"), 0.5, "seed \(seed)")
-            XCTAssertLessThanOrEqual(metric(r, "honest_max_attacker_share"), 0.5, "seed \(seed)")
+            let worst = max(metric(r, "max_victim_attacker_share"), metric(r, "honest_max_attacker_share"))
+            XCTAssertLessThanOrEqual(worst, 0.6, "seed \(seed)")
+            shares.append(worst)
             XCTAssertEqual(metric(r, "victim_offences_by_honest"), 0)
             XCTAssertEqual(metric(r, "victim_bans_of_honest"), 0)
             XCTAssertGreaterThanOrEqual(metric(r, "convergence_seconds"), 0)
         }
+        XCTAssertLessThanOrEqual(shares.reduce(0, +) / Double(shares.count), 0.45, "worst shares \(shares)")
     }
 
     /// A flooder switching keys from one address (open network) is banned by address on its
