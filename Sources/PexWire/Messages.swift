@@ -41,6 +41,21 @@ public struct SignedPeerRecord: Hashable, Sendable {
     /// Bytes this record is counted for when a message of records is fitted to a peer's
     /// frame size (PROTOCOL.md §17.2): both fields plus 8 for their tags and lengths.
     public var listedSize: Int { record.count + signature.count + 8 }
+
+    /// Compares the signatures first: records that differ almost always differ there, and a
+    /// record's bytes are three times as long.
+    public static func == (a: SignedPeerRecord, b: SignedPeerRecord) -> Bool {
+        a.signature == b.signature && a.record == b.record
+    }
+
+    /// Hashes both fields as two blocks: the synthesized conformance fed the hasher one byte at
+    /// a time, and the signature cache hashes every record a node receives. Both fields count,
+    /// so records crafted to share a signature do not share a hash bucket.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(record.count)
+        record.withUnsafeBytes { hasher.combine(bytes: $0) }
+        signature.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
 }
 
 /// An optional feature advertised in `Hello`. Values this version does not know are kept, so

@@ -143,8 +143,8 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
     /// Equal binary forms (components follow from the bytes).
     public static func == (lhs: Multiaddr, rhs: Multiaddr) -> Bool { lhs.bytes == rhs.bytes }
 
-    /// Hashes the binary form.
-    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
+    /// Hashes the binary form in one block (not byte by byte, as `[UInt8]` does).
+    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 
     /// One component located in `bytes`: its protocol and the range of its value.
     struct Span {

@@ -146,4 +146,19 @@ final class RecordTests: XCTestCase {
         XCTAssertFalse(v5.equivocates(with: v5))
         XCTAssertFalse(v5.equivocates(with: v6))
     }
+
+    /// Equality and hashing cover both fields: a record with another's signature, or the same
+    /// bytes under another signature, is another value, and equal values hash alike.
+    func testSignedRecordsAreEqualOnlyWithBothFieldsEqual() {
+        let first = makeRecord(seq: 5)
+        let second = makeRecord(seq: 6)
+        let copy = SignedPeerRecord(record: Array(first.record), signature: Array(first.signature))
+        XCTAssertEqual(first, copy)
+        XCTAssertEqual(first.hashValue, copy.hashValue)
+        XCTAssertNotEqual(first, second)
+        XCTAssertNotEqual(first, SignedPeerRecord(record: first.record, signature: second.signature))
+        XCTAssertNotEqual(first, SignedPeerRecord(record: second.record, signature: first.signature))
+        let set: Set = [first, second, copy, SignedPeerRecord(record: second.record, signature: first.signature)]
+        XCTAssertEqual(set.count, 3)
+    }
 }
