@@ -69,8 +69,10 @@ def coverage(results, out):
     fig, ax = plt.subplots(figsize=(7, 4))
     for r in runs:
         pts = r["series"]["coverage"]
-        ax.plot([p[0] / r["roundSeconds"] for p in pts], [p[1] for p in pts],
-                label=f'{r["scenario"]} N={r["nodes"]}', lw=1)
+        # Runs of one scenario and size may differ in book size (growth-3000-book640/-book1280).
+        book = r["metrics"].get("book_capacity")
+        label = f'{r["scenario"]} N={r["nodes"]}' + (f", book {int(book)}" if book and book < r["nodes"] else "")
+        ax.plot([p[0] / r["roundSeconds"] for p in pts], [p[1] for p in pts], label=label, lw=1)
     ax.set_xlabel("rounds since the phase started")
     ax.set_ylabel("coverage (share of current records held)")
     ax.set_ylim(0, 1.02)

@@ -30,11 +30,18 @@ public struct ScenarioParams: Sendable {
     public var bootstrapInbound: Int?
     /// Rounds to simulate, for scenarios that run a fixed number (`scale`); nil keeps the default.
     public var rounds: Int?
+    /// New-table and tried-table bucket counts of every node, overriding the scenario's
+    /// (`AddressBookConfig.newBucketCount`, `triedBucketCount`); nil keeps them. A book smaller
+    /// than the network is what open networks larger than the books look like.
+    public var newBuckets: Int?
+    public var triedBuckets: Int?
 
     public init(nodes: Int? = nil, seed: UInt64 = 1, crypto: SimCrypto = .fake, short: Bool = false,
-                bootstrapInbound: Int? = nil, rounds: Int? = nil) {
+                bootstrapInbound: Int? = nil, rounds: Int? = nil, newBuckets: Int? = nil, triedBuckets: Int? = nil) {
         self.bootstrapInbound = bootstrapInbound
         self.rounds = rounds
+        self.newBuckets = newBuckets
+        self.triedBuckets = triedBuckets
         self.nodes = nodes
         self.seed = seed
         self.crypto = crypto
@@ -61,10 +68,13 @@ final class Bench {
         // Bootstrap nodes run the shipped configuration unless told otherwise: newcomers take
         // their slots one address fetch at a time and inbound eviction makes room when full.
         let bootstrapInbound = params.bootstrapInbound
+        let (newBuckets, triedBuckets) = (params.newBuckets, params.triedBuckets)
         sim = SimNetwork.build(count: nodes, seed: params.seed, crypto: params.crypto, bootstrap: bootstrap,
                                roster: roster, timing: timing, rosterExtra: rosterExtra) { i, c in
             if bootstrap.contains(i), let bootstrapInbound { c.maxInbound = bootstrapInbound }
             configure(i, &c)
+            if let newBuckets { c.addressBook.newBucketCount = newBuckets }
+            if let triedBuckets { c.addressBook.triedBucketCount = triedBuckets }
         }
         checker = InvariantChecker(crypto: params.crypto.provider, everyStep: false)
         checker.attach(to: sim)
@@ -390,7 +400,7 @@ public enum Scenarios {
 
     static func growth(_ p: ScenarioParams) -> ScenarioResult {
         let n = p.nodes ?? (p.short ? 200 : 1000)
-        let totalRounds: UInt64 = p.short ? 10 : 50
+        let totalRounds = UInt64(p.rounds ?? (p.short ? 10 : 50))
         let small = n > 2000
         let bench = Bench(.growth, nodes: n, params: p, roster: false) { _, c in
             if small { largeRun(&c) }
@@ -425,9 +435,16 @@ public enum Scenarios {
         bench.result.metrics["final_coverage"] = bench.result.series["coverage"]?.last?[1] ?? 0
         bench.result.metrics["final_table_size"] = bench.result.series["table_size"]?.last?[1] ?? 0
         bench.result.metrics["final_maintenance_share"] = bench.result.series["maintenance"]?.last?[1] ?? 0
+        // Past about book × maxInbound / targetOutbound nodes, the outbound connections of all
+        // nodes outnumber the inbound slots of the nodes the books can hold (PERFORMANCE.md).
+        let config = bench.sim.hosts[bench.bootstrap.count].config
+        let book = config.addressBook.bucketSize * (config.addressBook.newBucketCount + config.addressBook.triedBucketCount)
+        bench.result.metrics["book_capacity"] = Double(book)
+        bench.result.metrics["inbound_supply_nodes"] = Double(book * config.maxInbound / max(1, config.targetOutbound))
         bench.result.notes.append("open network, nodes join uniformly over the first \(totalRounds / 2) rounds from 3 bootstrap nodes; "
                                   + "coverage = share of live nodes whose current record a sample of ≤ 100 nodes holds"
-                                  + (small ? "; " + largeRunNote : ""))
+                                  + (small ? "; " + largeRunNote : "")
+                                  + (p.newBuckets != nil || p.triedBuckets != nil ? "; book buckets set on the command line" : ""))
         var res = bench.finish()
         if n >= 10_000 {
             res.targets.append(TargetCheck("wall_seconds_10000x50", bound: 60, measured: totalRounds == 50 ? res.wallSeconds : nil))
@@ -495,7 +512,7 @@ public enum Scenarios {
         bench.result.metrics["partition_rounds"] = Double(partitionRounds)
         bench.result.metrics["heal_seconds"] = healed?.seconds ?? -1
         bench.result.metrics["heal_rounds"] = healed.map(bench.rounds) ?? -1
-        bench.result.notes.append("two halves for \(partitionRounds) rounds; 5 % of each half change address meanwhile; "
+        bench.result.notes.append("two halves for \(partitionRounds) rounds; one in 20 of all nodes from each half (10 % of the half) change address meanwhile; "
                                   + "heal = all nodes hold all current records")
         return bench.finish()
     }

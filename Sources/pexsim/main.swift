@@ -42,6 +42,12 @@ struct Run: ParsableCommand {
     @Option(help: "Rounds to simulate (scale: default 50, or 10 with --short, which also means 200 nodes).")
     var rounds: Int?
 
+    @Option(help: "New-table buckets of every node's address book (32 slots each; default: the scenario's).")
+    var newBuckets: Int?
+
+    @Option(help: "Tried-table buckets of every node's address book (32 slots each; default: the scenario's).")
+    var triedBuckets: Int?
+
     @Flag(help: "Print the result as JSON.")
     var json = false
 
@@ -55,16 +61,22 @@ struct Run: ParsableCommand {
         if json && csv { throw ValidationError("choose one of --json and --csv") }
         if let nodes, nodes < 2 || nodes > 100_000 { throw ValidationError("--nodes must be within 2…100000") }
         if let rounds, rounds < 1 || rounds > 10_000 { throw ValidationError("--rounds must be within 1…10000") }
+        for (name, count) in [("--new-buckets", newBuckets), ("--tried-buckets", triedBuckets)] {
+            if let count, count < 1 || count > 4096 { throw ValidationError("\(name) must be within 1…4096") }
+        }
     }
 
     func run() throws {
         let result = Scenarios.run(scenario, ScenarioParams(nodes: nodes, seed: seed, crypto: crypto, short: short,
-                                                                bootstrapInbound: bootstrapInbound, rounds: rounds))
+                                                                bootstrapInbound: bootstrapInbound, rounds: rounds,
+                                                                newBuckets: newBuckets, triedBuckets: triedBuckets))
         if json { print(result.json()) } else if csv { print(result.csv(header: true)) } else { print(result.text, terminator: "") }
         if let output { try result.json().write(toFile: output, atomically: true, encoding: .utf8) }
         if !result.violations.isEmpty {
             FileHandle.standardError.write(Data(("safety violated; replay: swift run -c release pexsim run \(scenario.rawValue)"
-                + (nodes.map { " --nodes \($0)" } ?? "") + (rounds.map { " --rounds \($0)" } ?? "") + " --seed \(seed) --crypto \(crypto.rawValue)\(short ? " --short" : "")\n").utf8))
+                + (nodes.map { " --nodes \($0)" } ?? "") + (rounds.map { " --rounds \($0)" } ?? "")
+                + (bootstrapInbound.map { " --bootstrap-inbound \($0)" } ?? "") + (newBuckets.map { " --new-buckets \($0)" } ?? "")
+                + (triedBuckets.map { " --tried-buckets \($0)" } ?? "") + " --seed \(seed) --crypto \(crypto.rawValue)\(short ? " --short" : "")\n").utf8))
             throw ExitCode(1)
         }
     }

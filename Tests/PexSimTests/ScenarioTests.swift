@@ -56,6 +56,21 @@ final class ScenarioTests: XCTestCase {
         XCTAssertEqual(result.series["coverage"]?.isEmpty, false)
     }
 
+    /// Book buckets set on the command line replace the scenario's: a book of one new and one
+    /// tried bucket (64 entries) cannot hold 80 nodes, and the result reports the book and the
+    /// network size past which outbound demand exceeds the inbound slots the books can name.
+    func testGrowthWithBooksSmallerThanTheNetwork() {
+        let params = ScenarioParams(nodes: 80, seed: 7, short: true, rounds: 4, newBuckets: 1, triedBuckets: 1)
+        let result = Scenarios.run(.growth, params)
+        XCTAssertEqual(result.violations, [])
+        XCTAssertEqual(metric(result, "book_capacity"), 64)
+        XCTAssertEqual(metric(result, "inbound_supply_nodes"), 64 * 32 / 8)
+        XCTAssertEqual(result.series["coverage"]?.count, 4)
+        XCTAssertLessThanOrEqual(metric(result, "final_table_size"), 64)
+        XCTAssertLessThan(metric(result, "final_coverage"), 1)
+        XCTAssertTrue(result.notes.contains { $0.contains("book buckets set on the command line") })
+    }
+
     func testChurnReconverges() {
         let result = run(.churn, nodes: 16)
         XCTAssertGreaterThanOrEqual(metric(result, "reconvergence_rounds"), 0, "no reconvergence after churn")
