@@ -201,7 +201,9 @@ public struct AddressBook: Sendable {
         let position = newPosition(of: entry)
         var displaced: PublicKey?
         if let occupant = newTable[flat(position.bucket, position.slot)] {
-            guard let old = book[occupant], isTerrible(old, now: now) else { return .dropped }
+            guard let old = book[occupant], isTerrible(old, now: now) || outranks(key, occupant: old, now: now) else {
+                return .dropped
+            }
             _ = remove(occupant)
             displaced = occupant
         }
@@ -407,6 +409,42 @@ public struct AddressBook: Sendable {
             if now - success > config.minFailWindow { return true }
         }
         return false
+    }
+
+    /// Whether `newcomer` takes the new-table slot of `occupant`: the occupant's bucket is full,
+    /// the occupant was never connected to and is not being dialled, and the newcomer's keyed
+    /// priority is higher. A full bucket then holds, of all keys it heard for a slot, the one the
+    /// book's secret ranks first, so which nodes a book holds depends neither on the order they
+    /// were heard in (first-come slots keep the oldest nodes of a network larger than the books)
+    /// nor on any peer: an informant can only try many keys, and those reach just
+    /// `newBucketsPerSourceGroup` buckets. Entries that were reached keep their slot.
+    ///
+    /// - Parameters:
+    ///   - newcomer: The key of the record being inserted.
+    ///   - occupant: The entry in the slot the newcomer maps to.
+    ///   - now: The current time.
+    /// - Returns: `true` when the newcomer replaces the occupant.
+    public func outranks(_ newcomer: PublicKey, occupant: BookEntry, now: Instant) -> Bool {
+        guard config.keyedNewSlots, occupant.lastSuccess == nil, case let .new(bucket, _) = occupant.location,
+              isFull(newBucket: bucket) else { return false }
+        if let lastTry = occupant.lastTry, lastTry >= now - TimeSpan.minutes(1) { return false }
+        return slotPriority(newcomer) > slotPriority(occupant.publicKey)
+    }
+
+    /// Whether every slot of a new bucket is taken. A bucket with room still holds every key
+    /// that reaches it but the few that share a slot, so there keys that came first stay: they
+    /// are the records a node learnt before anyone could flood it (the honest network, in the
+    /// flood and eclipse runs), and an informant's own records are held to the source share
+    /// long before they fill a bucket of a book that has room.
+    func isFull(newBucket bucket: Int) -> Bool {
+        let start = flat(bucket, 0)
+        for index in start..<start + config.bucketSize where newTable[index] == nil { return false }
+        return true
+    }
+
+    /// A key's rank for new-table slots, keyed with the book's secret.
+    func slotPriority(_ key: PublicKey) -> Int {
+        keyedIndex("new-priority", [key.bytes], modulus: Int.max)
     }
 
     /// The relative chance of an entry to be accepted by `select` (Bitcoin Core's `GetChance`):

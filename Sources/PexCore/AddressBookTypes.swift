@@ -38,6 +38,12 @@ public struct AddressBookConfig: Sendable, Equatable {
     /// A source group may always hold this many unprotected entries, whatever `maxSourceShare`
     /// allows (a node that knows few peers must still learn new ones from every informant).
     public var minEntriesPerSource = 8
+    /// Whether a new key may take the new-table slot of an entry the node never connected to,
+    /// in a full bucket, when the new key's keyed priority is higher (`AddressBook.outranks`).
+    /// Without it a slot
+    /// goes to its first comer, and once a network outgrows the books every book holds the
+    /// nodes that joined first (PROTOCOL.md §16.3).
+    public var keyedNewSlots = true
     /// Capacity of the protected set (roster members, pinned peers), kept outside the buckets.
     public var maxProtected = 1024
     /// An entry not seen for longer than this is terrible.

@@ -76,11 +76,13 @@ final class AddressBookTests: XCTestCase {
 
     func testFloodFromOneSourceGroupIsBoundedToItsBuckets() {
         var book = Fixture.book()
-        var added = 0, dropped = 0
-        // 10 000 distinct keys, each in its own /16, all from a single informant.
+        var added = 0, replacing = 0, dropped = 0
+        // 10 000 distinct keys, each in its own /16, all from a single informant. With keyed
+        // slots some replace earlier ones, but never beyond the informant's buckets.
         for i in 0..<10_000 {
             switch book.insert(Fixture.record(i), sourceGroup: sourceA, protected: false, now: t0) {
             case .added: added += 1
+            case .addedReplacing: replacing += 1
             case .dropped: dropped += 1
             default: XCTFail("unexpected outcome for \(i)")
             }
@@ -93,7 +95,11 @@ final class AddressBookTests: XCTestCase {
         XCTAssertEqual(book.newCount, 480)
         XCTAssertEqual(book.newCount, buckets.count * 32, "the reachable buckets are full")
         XCTAssertEqual(added, book.newCount)
-        XCTAssertEqual(dropped, 10_000 - book.newCount)
+        XCTAssertEqual(dropped, 10_000 - book.newCount - replacing)
+        // A slot changes hands each time a key outranks all before it: for the ≈ 21 keys each
+        // of the 480 slots drew, H(21) − 1 ≈ 2.6 times on average.
+        XCTAssertGreaterThan(replacing, 480)
+        XCTAssertLessThan(replacing, 480 * 4)
         XCTAssertEqual(book.triedCount, 0)
         assertConsistent(book)
     }
@@ -189,8 +195,12 @@ final class AddressBookTests: XCTestCase {
         return range.filter { $0 != first && book.newPosition(key: Fixture.key($0), group: group, sourceGroup: source) == target }
     }
 
+    /// With first-come slots (`keyedNewSlots` off, Bitcoin Core's rule), only a terrible
+    /// occupant yields its new-table slot.
     func testNewSlotCollisionReplacesOnlyATerribleOccupant() {
-        var book = Fixture.book()
+        var config = AddressBookConfig()
+        config.keyedNewSlots = false
+        var book = Fixture.book(config)
         let ipA = "/ip4/\(Fixture.ip(group: 3, host: 1))/tcp/1"
         let mates = newSlotMates(of: 0, group: [1, 11, 3], source: sourceA, in: 1..<400, book: book)
         XCTAssertGreaterThanOrEqual(mates.count, 2)
@@ -208,6 +218,78 @@ final class AddressBookTests: XCTestCase {
         XCTAssertEqual(book.insert(Fixture.record(0, address: ipA), sourceGroup: sourceA, protected: true, now: at(64)), .added)
         XCTAssertEqual(book.entry(for: Fixture.key(0))?.location, .protected)
         assertConsistent(book)
+    }
+
+    /// A book (group share off) whose new bucket for address group 11.3/16 from `sourceA` has
+    /// every slot taken but key 0's, by keys from 2 000 on that map elsewhere in the bucket.
+    func bookWithBucketFullButKeyZerosSlot() -> (book: AddressBook, record: (Int) -> VerifiedPeerRecord) {
+        var config = AddressBookConfig()
+        config.maxGroupShare = 1
+        var book = Fixture.book(config)
+        let group: [UInt8] = [1, 11, 3]
+        let target = book.newPosition(key: Fixture.key(0), group: group, sourceGroup: sourceA)
+        func record(_ i: Int) -> VerifiedPeerRecord { Fixture.record(i, address: "/ip4/\(Fixture.ip(group: 3, host: i + 1))/tcp/1") }
+        for i in 2000..<4000 where book.newPosition(key: Fixture.key(i), group: group, sourceGroup: sourceA).slot != target.slot {
+            _ = book.insert(record(i), sourceGroup: sourceA, protected: false, now: t0)
+        }
+        XCTAssertEqual(book.newCount, config.bucketSize - 1)
+        XCTAssertFalse(book.isFull(newBucket: target.bucket))
+        return (book, record)
+    }
+
+    /// Keyed slots (the default): in a full bucket, of the keys that map to one slot the book
+    /// keeps the one its secret ranks highest, whatever order they come in, so a newcomer ranked
+    /// lower than the occupant is dropped, one ranked higher replaces it, and the replaced key
+    /// cannot come back. An occupant being dialled keeps its slot. In a bucket with room, the
+    /// first comer keeps it.
+    func testNewSlotInAFullBucketGoesToTheKeyRankedHighest() {
+        var (book, record) = bookWithBucketFullButKeyZerosSlot()
+        let mates = newSlotMates(of: 0, group: [1, 11, 3], source: sourceA, in: 1..<2000, book: book)
+        let rank0 = book.slotPriority(Fixture.key(0))
+        let lower = mates.filter { book.slotPriority(Fixture.key($0)) < rank0 }
+        let higher = mates.filter { book.slotPriority(Fixture.key($0)) > rank0 }.sorted {
+            book.slotPriority(Fixture.key($0)) < book.slotPriority(Fixture.key($1))
+        }
+        XCTAssertFalse(lower.isEmpty)
+        XCTAssertGreaterThanOrEqual(higher.count, 2)
+        // With a free slot elsewhere in the bucket, first come keeps the slot.
+        var roomy = Fixture.book()
+        XCTAssertEqual(roomy.insert(record(0), sourceGroup: sourceA, protected: false, now: t0), .added)
+        XCTAssertEqual(roomy.insert(record(higher[0]), sourceGroup: sourceA, protected: false, now: at(120)), .dropped)
+
+        XCTAssertEqual(book.insert(record(0), sourceGroup: sourceA, protected: false, now: t0), .added)
+        XCTAssertEqual(book.insert(record(lower[0]), sourceGroup: sourceA, protected: false, now: t0), .dropped)
+        // Being dialled protects the occupant for a minute.
+        XCTAssertTrue(book.markAttempt(Fixture.key(0), now: at(1)))
+        XCTAssertEqual(book.insert(record(higher[0]), sourceGroup: sourceA, protected: false, now: at(60)), .dropped)
+        XCTAssertEqual(book.insert(record(higher[0]), sourceGroup: sourceA, protected: false, now: at(62)),
+                       .addedReplacing(Fixture.key(0)))
+        XCTAssertEqual(book.insert(record(0), sourceGroup: sourceA, protected: false, now: at(63)), .dropped)
+        XCTAssertFalse(book.contains(Fixture.key(0)))
+        // The highest-ranked key wins the slot and keeps it.
+        XCTAssertEqual(book.insert(record(higher[1]), sourceGroup: sourceA, protected: false, now: at(64)),
+                       .addedReplacing(Fixture.key(higher[0])))
+        XCTAssertEqual(book.insert(record(higher[0]), sourceGroup: sourceA, protected: false, now: at(65)), .dropped)
+        XCTAssertEqual(book.count, 32)
+        assertConsistent(book)
+    }
+
+    /// An occupant the node reached (waiting in the new table for its tried slot, after a tried
+    /// collision) is not replaced by a higher-ranked newcomer, even in a full bucket.
+    func testReachedOccupantKeepsItsNewSlot() {
+        var (book, record) = bookWithBucketFullButKeyZerosSlot()
+        XCTAssertEqual(book.insert(record(0), sourceGroup: sourceA, protected: false, now: t0), .added)
+        guard let occupant = book.entry(for: Fixture.key(0)) else { return XCTFail("key 0 not stored") }
+        let mates = newSlotMates(of: 0, group: [1, 11, 3], source: sourceA, in: 1..<2000, book: book)
+        let higher = mates.filter { book.slotPriority(Fixture.key($0)) > book.slotPriority(Fixture.key(0)) }
+        XCTAssertFalse(higher.isEmpty)
+        XCTAssertTrue(book.outranks(Fixture.key(higher[0]), occupant: occupant, now: at(3600)))
+        var reached = occupant
+        reached.lastSuccess = t0
+        XCTAssertFalse(book.outranks(Fixture.key(higher[0]), occupant: reached, now: at(3600)))
+        var tried = occupant
+        tried.location = .tried(bucket: 0, slot: 0)
+        XCTAssertFalse(book.outranks(Fixture.key(higher[0]), occupant: tried, now: at(3600)))
     }
 
     // MARK: - Protection
