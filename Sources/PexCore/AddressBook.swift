@@ -200,9 +200,12 @@ public struct AddressBook: Sendable {
         guard groupHasRoom(Self.addressGroup(of: record)) else { return .dropped }
         let position = newPosition(of: entry)
         var displaced: PublicKey?
+        var outranked = false
         if let occupant = newTable[flat(position.bucket, position.slot)] {
-            guard let old = book[occupant], isTerrible(old, now: now) || outranks(key, occupant: old, now: now) else {
-                return .dropped
+            guard let old = book[occupant] else { return .dropped }
+            if !isTerrible(old, now: now) {
+                guard outranks(key, occupant: old, now: now) else { return .dropped }
+                outranked = true
             }
             _ = remove(occupant)
             displaced = occupant
@@ -212,7 +215,8 @@ public struct AddressBook: Sendable {
         newCount += 1
         book[key] = entry
         syncGroup(key)
-        return displaced.map { .addedReplacing($0) } ?? .added
+        guard let displaced else { return .added }
+        return outranked ? .addedOutranking(displaced) : .addedReplacing(displaced)
     }
 
     /// Whether one more unprotected entry of `group` keeps the group within `maxGroupShare` of

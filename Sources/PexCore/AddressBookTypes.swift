@@ -139,6 +139,9 @@ public enum InsertOutcome: Sendable, Equatable {
     case added
     /// A new entry took the new-table slot of a terrible entry, which was removed.
     case addedReplacing(PublicKey)
+    /// A new entry took the new-table slot of an entry it outranks in a full bucket (keyed
+    /// slots, `AddressBook.outranks`), which was removed.
+    case addedOutranking(PublicKey)
     /// The record superseded the stored one (higher seq); the placement is unchanged.
     case updated(previous: VerifiedPeerRecord)
     /// The same seq was already stored; only `lastSeen` was refreshed.

@@ -221,18 +221,28 @@ extension Node {
         bookExpiryDue = min(bookExpiryDue, Instant.unix(seconds: record.expiresAt))
         var relayAs: Frame?
         switch outcome {
-        case .added, .addedReplacing:
+        case .added, .addedReplacing, .addedOutranking:
             if case let .addedReplacing(evicted) = outcome {
                 syncLog.noteRemoval(evicted)
                 persist(.removePeer(evicted))
                 event(.peerEvicted(evicted, reason: "bucket collision"))
+            }
+            if case let .addedOutranking(evicted) = outcome {
+                syncLog.noteRemoval(evicted)
+                persist(.removePeer(evicted))
+                event(.peerEvicted(evicted, reason: "outranked"))
             }
             syncLog.noteChange(key)
             persistPeer(key)
             // A record relayed or listed (not the peer's own Hello): the peer was useful.
             if source != nil { connections[id]?.lastUsefulAt = now }
             event(.peerDiscovered(key, seq: record.seq, addresses: record.addresses))
-            relayAs = .peerAnnouncement(PeerAnnouncement(records: [record.signed]))
+            // A key that wins a slot of a full bucket is one of a network larger than the book:
+            // the book only resamples it, and relaying each resample made every node's
+            // resampling feed its peers' (§18.2). Peers still get it by sync.
+            if case .addedOutranking = outcome {} else {
+                relayAs = .peerAnnouncement(PeerAnnouncement(records: [record.signed]))
+            }
         case .updated:
             syncLog.noteChange(key)
             persistPeer(key)

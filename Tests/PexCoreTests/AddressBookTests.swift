@@ -82,7 +82,7 @@ final class AddressBookTests: XCTestCase {
         for i in 0..<10_000 {
             switch book.insert(Fixture.record(i), sourceGroup: sourceA, protected: false, now: t0) {
             case .added: added += 1
-            case .addedReplacing: replacing += 1
+            case .addedOutranking: replacing += 1
             case .dropped: dropped += 1
             default: XCTFail("unexpected outcome for \(i)")
             }
@@ -263,12 +263,12 @@ final class AddressBookTests: XCTestCase {
         XCTAssertTrue(book.markAttempt(Fixture.key(0), now: at(1)))
         XCTAssertEqual(book.insert(record(higher[0]), sourceGroup: sourceA, protected: false, now: at(60)), .dropped)
         XCTAssertEqual(book.insert(record(higher[0]), sourceGroup: sourceA, protected: false, now: at(62)),
-                       .addedReplacing(Fixture.key(0)))
+                       .addedOutranking(Fixture.key(0)))
         XCTAssertEqual(book.insert(record(0), sourceGroup: sourceA, protected: false, now: at(63)), .dropped)
         XCTAssertFalse(book.contains(Fixture.key(0)))
         // The highest-ranked key wins the slot and keeps it.
         XCTAssertEqual(book.insert(record(higher[1]), sourceGroup: sourceA, protected: false, now: at(64)),
-                       .addedReplacing(Fixture.key(higher[0])))
+                       .addedOutranking(Fixture.key(higher[0])))
         XCTAssertEqual(book.insert(record(higher[0]), sourceGroup: sourceA, protected: false, now: at(65)), .dropped)
         XCTAssertEqual(book.count, 32)
         assertConsistent(book)
