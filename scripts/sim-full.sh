@@ -6,9 +6,7 @@
 #
 # usage: scripts/sim-full.sh [RUN...]     RUN = a name below; default all but the growth runs of
 # 3 000 and 10 000 nodes (10 to 15 minutes each at 3 000 nodes, hours at 10 000: run them by name).
-# growth-10000 gives every node a book of 2 560 entries; with the 1 280 of the other large runs
-# (growth-10000-book1280) the network outgrows its books' inbound slots and never settles
-# (PERFORMANCE.md, "Books smaller than the network").
+# The -bookN runs set every node's book size (PERFORMANCE.md, "Books smaller than the network").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=docs/sim-results
@@ -30,8 +28,8 @@ declare -A RUNS=(
   [churn-128]="run churn --nodes 128"
   [loss-256]="run loss --nodes 256"
   [growth-1000]="run growth --nodes 1000"
-  [growth-10000]="run growth --nodes 10000 --new-buckets 64 --tried-buckets 16"
-  [growth-10000-book1280]="run growth --nodes 10000"
+  [growth-10000]="run growth --nodes 10000"
+  [growth-10000-book2560]="run growth --nodes 10000 --new-buckets 64 --tried-buckets 16"
   [growth-3000-book640]="run growth --nodes 3000 --rounds 40 --new-buckets 16 --tried-buckets 4"
   [growth-3000-book1280]="run growth --nodes 3000 --rounds 40"
   [scale-500]="run scale --nodes 500 --rounds 10"

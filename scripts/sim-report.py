@@ -66,17 +66,20 @@ def coverage(results, out):
     runs = [r for r in results if "coverage" in r.get("series", {}) and r["series"]["coverage"]]
     if not runs:
         return None
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(7, 6))
     for r in runs:
         pts = r["series"]["coverage"]
         # Runs of one scenario and size may differ in book size (growth-3000-book640/-book1280).
         book = r["metrics"].get("book_capacity")
-        label = f'{r["scenario"]} N={r["nodes"]}' + (f", book {int(book)}" if book and book < r["nodes"] else "")
+        if book and book < r["nodes"]:
+            label = f'{os.path.splitext(os.path.basename(r["_path"]))[0]} (book {int(book)})'
+        else:
+            label = f'{r["scenario"]} N={r["nodes"]}'
         ax.plot([p[0] / r["roundSeconds"] for p in pts], [p[1] for p in pts], label=label, lw=1)
     ax.set_xlabel("rounds since the phase started")
     ax.set_ylabel("coverage (share of current records held)")
     ax.set_ylim(0, 1.02)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.13))  # below: curves fill the axes
     fig.tight_layout()
     path = os.path.join(out, "sim-coverage.png")
     fig.savefig(path, dpi=110)
