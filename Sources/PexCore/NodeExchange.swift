@@ -222,15 +222,15 @@ extension Node {
         var relayAs: Frame?
         switch outcome {
         case .added, .addedReplacing, .addedOutranking:
-            if case let .addedReplacing(evicted) = outcome {
-                syncLog.noteRemoval(evicted)
-                persist(.removePeer(evicted))
-                event(.peerEvicted(evicted, reason: "bucket collision"))
+            let displaced: (key: PublicKey, reason: String)? = switch outcome {
+            case let .addedReplacing(evicted): (evicted, "bucket collision")
+            case let .addedOutranking(evicted): (evicted, "outranked")
+            default: nil
             }
-            if case let .addedOutranking(evicted) = outcome {
-                syncLog.noteRemoval(evicted)
-                persist(.removePeer(evicted))
-                event(.peerEvicted(evicted, reason: "outranked"))
+            if let displaced {
+                syncLog.noteRemoval(displaced.key)
+                persist(.removePeer(displaced.key))
+                event(.peerEvicted(displaced.key, reason: displaced.reason))
             }
             syncLog.noteChange(key)
             persistPeer(key)
@@ -240,9 +240,8 @@ extension Node {
             // A key that wins a slot of a full bucket is one of a network larger than the book:
             // the book only resamples it, and relaying each resample made every node's
             // resampling feed its peers' (§18.2). Peers still get it by sync.
-            if case .addedOutranking = outcome {} else {
-                relayAs = .peerAnnouncement(PeerAnnouncement(records: [record.signed]))
-            }
+            let resampled = if case .addedOutranking = outcome { true } else { false }
+            if !resampled { relayAs = .peerAnnouncement(PeerAnnouncement(records: [record.signed])) }
         case .updated:
             syncLog.noteChange(key)
             persistPeer(key)
