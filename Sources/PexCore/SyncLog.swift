@@ -290,8 +290,8 @@ public enum SyncLogError: Error, Hashable, Sendable {
 /// differences between answers, which records changed when (the reason for Bitcoin Core's
 /// `getaddr` cache). Within one window every full request gets the same snapshot: the same
 /// keys in the same order, whatever changed before it. The order is random, not the log's:
-/// a listing in log order would put the oldest records first, and a requester whose new-table
-/// slots go to the first comer (§16.2) would keep mostly those. In a network larger than the
+/// a listing in log order would put the oldest records first, and a requester keeps the first
+/// comers in every new bucket with room (§16.3) — all of them, before keyed slots. In a network larger than the
 /// books, every joining node would then dial the same oldest nodes, fill their inbound slots,
 /// and each eviction would send another node dialling (and evicting) in turn.
 ///

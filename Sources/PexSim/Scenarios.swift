@@ -28,7 +28,8 @@ public struct ScenarioParams: Sendable {
     public var short: Bool
     /// Inbound slots of the bootstrap nodes; nil keeps the shipped default (`NodeConfig.maxInbound`).
     public var bootstrapInbound: Int?
-    /// Rounds to simulate, for scenarios that run a fixed number (`scale`); nil keeps the default.
+    /// Rounds to simulate, for scenarios that run a fixed number (`scale`, `growth`); nil keeps
+    /// the default.
     public var rounds: Int?
     /// New-table and tried-table bucket counts of every node, overriding the scenario's
     /// (`AddressBookConfig.newBucketCount`, `triedBucketCount`); nil keeps them. A book smaller
@@ -437,7 +438,8 @@ public enum Scenarios {
         bench.result.metrics["final_maintenance_share"] = bench.result.series["maintenance"]?.last?[1] ?? 0
         // Past about book × maxInbound / targetOutbound nodes, the outbound connections of all
         // nodes outnumber the inbound slots of the nodes the books can hold (PERFORMANCE.md).
-        let config = bench.sim.hosts[bench.bootstrap.count].config
+        // The last host: bootstrap nodes come first and may have another `maxInbound`.
+        let config = bench.sim.hosts[bench.sim.hosts.count - 1].config
         let book = config.addressBook.bucketSize * (config.addressBook.newBucketCount + config.addressBook.triedBucketCount)
         bench.result.metrics["book_capacity"] = Double(book)
         bench.result.metrics["inbound_supply_nodes"] = Double(book * config.maxInbound / max(1, config.targetOutbound))

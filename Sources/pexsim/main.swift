@@ -39,7 +39,7 @@ struct Run: ParsableCommand {
     @Option(help: "Inbound slots of the 3 bootstrap nodes (default: the shipped maxInbound, 32).")
     var bootstrapInbound: Int?
 
-    @Option(help: "Rounds to simulate (scale: default 50, or 10 with --short, which also means 200 nodes).")
+    @Option(help: "Rounds to simulate (scale and growth: default 50, or 10 with --short, which for scale also means 200 nodes; growth's nodes join over the first half).")
     var rounds: Int?
 
     @Option(help: "New-table buckets of every node's address book (32 slots each; default: the scenario's).")
