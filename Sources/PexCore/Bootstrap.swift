@@ -21,6 +21,9 @@ struct BootstrapSources {
     var backoff: [Multiaddr: Backoff] = [:]
     var dnsBackoff: [String: Backoff] = [:]
     var reportedUnreachable = false
+    /// Whether a bootstrap connection completed its handshake since the node started. Until
+    /// one has, a node keeps trying them even while it has peers (§15.2).
+    var reachedOne = false
 
     init(config: NodeConfig) {
         configured = config.bootstrapPeers
@@ -71,6 +74,7 @@ struct BootstrapSources {
     mutating func succeeded(_ address: Multiaddr) {
         backoff[address] = nil
         reportedUnreachable = false
+        reachedOne = true
     }
 
     /// Whether every candidate has failed at least once (and there is at least one).

@@ -51,6 +51,9 @@ public struct Node {
     /// back (§15.4), we pull from it although the connection is inbound.
     var lastFeelerPeer: (key: PublicKey, at: Instant)?
     var bootstrap: BootstrapSources
+    /// When a node with a peer but an exhausted address book last went back to its bootstrap
+    /// sources (§15.2): at most once per `feelerInterval`.
+    var lastTopUpFetch: Instant?
     var pendingQueries: [QueryID: QueryPurpose] = [:]
     var nextSyncAt: Instant
     var nextFeelerAt: Instant

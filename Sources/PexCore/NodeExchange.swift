@@ -248,7 +248,17 @@ extension Node {
             if source != nil { connections[id]?.lastUsefulAt = now }
             event(.peerUpdated(key, seq: record.seq, addresses: record.addresses))
             relayAs = .peerUpdate(PeerUpdate(records: [record.signed]))
-        case .unchanged, .stale, .dropped:
+        case .dropped:
+            // A peer's own record (its Hello, or an update it signed) that found its slot here
+            // taken is still news: relayed, it can reach a book with room. Without this, a node
+            // whose outbound peers all had the slot taken was held by nobody and never dialled
+            // (§18.2; Bitcoin Core relays addresses whether or not its table keeps them). One
+            // record per connection and seq, so a peer cannot use it to spread others' records.
+            let firstHand = source == nil || source == key
+            if firstHand, !protected, book.groupHasRoom(AddressBook.addressGroup(of: record)) {
+                relayAs = .peerAnnouncement(PeerAnnouncement(records: [record.signed]))
+            }
+        case .unchanged, .stale:
             break
         }
         guard let frame = relayAs, seen.insert(publicKey: key, seq: record.seq) else { return }

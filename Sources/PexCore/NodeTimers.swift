@@ -154,13 +154,57 @@ extension Node {
     /// Dials until the outbound target is met: address book first, then the bootstrap fallbacks.
     mutating func fillOutbound() {
         var attempts = 0
+        var bookExhausted = false
         while outboundCount < config.targetOutbound && attempts < config.targetOutbound * 4 {
             attempts += 1
-            if !dialFromBook() { break }
+            if !dialFromBook() { bookExhausted = true; break }
         }
         if outboundCount < config.targetOutbound && !hasReadyPeer {
             dialBootstrap()
+            return
         }
+        guard state == .maintenance else { return }
+        // A node that never reached a bootstrap peer may sit in an island: peers that found it
+        // first and know only each other, since no one there holds a record from outside. A
+        // bootstrap peer whose own dials failed until newcomers filled it is the usual root of
+        // one (a 64-member federation under 20 % loss split in two for good). Its back-off
+        // paces the tries.
+        let islandCheck = !bootstrap.reachedOne && !(bootstrap.candidates.isEmpty && bootstrap.dnsSeeds.isEmpty)
+        // Synced with one peer, and nothing left to dial: a book fed by one informant holds at
+        // most what that informant's source group may fill (§16.2), and if those peers are
+        // gone the node would never learn more.
+        let topUp = bookExhausted && outboundCount < config.targetOutbound && readyCount < Self.minReadyBeforeTopUp
+            && lastTopUpFetch.map({ now - $0 >= config.feelerInterval }) ?? true
+        if islandCheck || topUp {
+            if topUp { lastTopUpFetch = now }
+            // Not a bootstrap peer the node is already connected to: it would be a duplicate.
+            let values = connections.values
+            var connected: Set<Multiaddr> = []
+            var i = values.startIndex
+            while i != values.endIndex {
+                if values[i].phase != .closing { connected.insert(values[i].remote) }
+                values.formIndex(after: &i)
+            }
+            // The island check may take one connection past the target: an island's root can
+            // have its outbound slots filled from inside the island.
+            dialBootstrap(avoiding: connected, outboundLimit: config.targetOutbound + (islandCheck ? 1 : 0))
+        }
+    }
+
+    /// Below this many ready connections, a node whose book has no candidate left goes back to
+    /// its bootstrap sources (Bitcoin Core queries its DNS seeds below 2 outbound peers).
+    static let minReadyBeforeTopUp = 2
+
+    /// Ready connections, any direction.
+    var readyCount: Int {
+        let values = connections.values
+        var count = 0
+        var i = values.startIndex
+        while i != values.endIndex {
+            if values[i].phase == .ready { count += 1 }
+            values.formIndex(after: &i)
+        }
+        return count
     }
 
     /// How long after an attempt a peer is not dialled again from the address book.
@@ -266,7 +310,8 @@ extension Node {
 
     /// Bootstrap fallbacks, one tier at a time: configured peers, then DNS seeds, then the fixed
     /// list. A tier is left only when every address in it is backing off after a failure.
-    mutating func dialBootstrap() {
+    mutating func dialBootstrap(avoiding connected: Set<Multiaddr> = [], outboundLimit: Int? = nil) {
+        let limit = outboundLimit ?? config.targetOutbound
         let inProgress = Set(connectionOrder.compactMap { id -> Multiaddr? in
             guard let c = connections[id], case let .bootstrap(address) = c.purpose, c.phase != .closing else { return nil }
             return address
@@ -279,7 +324,7 @@ extension Node {
             addresses.contains { inProgress.contains($0) || queried.contains($0) }
         }
         // Tier 1: configured bootstrap peers.
-        if dialTier(bootstrap.configured, inProgress: inProgress.union(queried)) || tierBusy(bootstrap.configured) { return }
+        if dialTier(bootstrap.configured, inProgress: inProgress.union(queried), avoiding: connected, outboundLimit: limit) || tierBusy(bootstrap.configured) { return }
         // Tier 2: DNS seeds, then the addresses they gave.
         var seedsBusy = false
         for name in bootstrap.dnsSeeds {
@@ -289,9 +334,9 @@ extension Node {
             resolve(name, family: .any, purpose: .seed(name))
             seedsBusy = true
         }
-        if dialTier(bootstrap.resolved, inProgress: inProgress) || seedsBusy || tierBusy(bootstrap.resolved) { return }
+        if dialTier(bootstrap.resolved, inProgress: inProgress, avoiding: connected, outboundLimit: limit) || seedsBusy || tierBusy(bootstrap.resolved) { return }
         // Tier 3: the built-in list.
-        if dialTier(bootstrap.fixed, inProgress: inProgress) || tierBusy(bootstrap.fixed) { return }
+        if dialTier(bootstrap.fixed, inProgress: inProgress, avoiding: connected, outboundLimit: limit) || tierBusy(bootstrap.fixed) { return }
         if bootstrap.allFailed && !bootstrap.reportedUnreachable {
             bootstrap.reportedUnreachable = true
             event(.allBootstrapUnreachable(retryIn: config.backoffCap))
@@ -302,11 +347,14 @@ extension Node {
     /// dials or queries are in progress: a newcomer takes one bootstrap slot at a time, and
     /// newcomers spread over the bootstrap peers instead of all filling the first one.
     /// - Returns: Whether any dial or query started.
-    mutating func dialTier(_ addresses: [Multiaddr], inProgress: Set<Multiaddr>) -> Bool {
+    mutating func dialTier(_ addresses: [Multiaddr], inProgress: Set<Multiaddr>, avoiding connected: Set<Multiaddr> = [],
+                           outboundLimit: Int) -> Bool {
         var started = false
         var room = max(1, config.bootstrapDialsAtOnce) - inProgress.count
-        var eligible = addresses.filter { !inProgress.contains($0) && !ownAddresses.contains($0) && bootstrap.eligible($0, now: now) }
-        while room > 0, !eligible.isEmpty, outboundCount < config.targetOutbound {
+        var eligible = addresses.filter {
+            !inProgress.contains($0) && !connected.contains($0) && !ownAddresses.contains($0) && bootstrap.eligible($0, now: now)
+        }
+        while room > 0, !eligible.isEmpty, outboundCount < outboundLimit {
             let address = eligible.remove(at: Int.random(in: 0..<eligible.count, using: &random))
             guard let target = try? address.dialTarget(), target.transport == .tcp else { continue }
             switch target.host {

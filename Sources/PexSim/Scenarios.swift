@@ -424,13 +424,14 @@ public enum Scenarios {
             bench.result.series["table_size", default: []].append(
                 [now, holders.isEmpty ? 0 : Double(holders.reduce(0) { $0 + (bench.sim.hosts[$1].store.state.peers.count) }) / Double(holders.count)])
             bench.result.series["maintenance", default: []].append([now, bench.fraction(live) { $0.state == .maintenance }])
-            if small {
-                // Counters of nodes that crashed drop out of the sum; growth has no crashes.
-                let work = bench.workTotals()
+            // Counters of nodes that crashed drop out of the sum; growth has no crashes.
+            let work = bench.workTotals()
+            bench.result.series["accepted", default: []].append([now, Double((work - lastWork).accepted)])
+            if small || ProcessInfo.processInfo.environment["PEXSIM_PROGRESS"] != nil {
                 bench.progress("round \(t)/\(totalRounds): \(live.count) live, coverage \(bench.result.series["coverage"]?.last?[1] ?? 0); "
                                + "this round: " + (work - lastWork).summary)
-                lastWork = work
             }
+            lastWork = work
         }
         bench.result.metrics["rounds"] = Double(totalRounds)
         bench.result.metrics["final_coverage"] = bench.result.series["coverage"]?.last?[1] ?? 0

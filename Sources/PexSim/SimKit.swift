@@ -142,6 +142,44 @@ extension SimNetwork {
         return true
     }
 
+    /// Whether every host in `among` is up, has a ready connection, and has its current record
+    /// held by at least one other host in `among`: the liveness of an open network whose books
+    /// are smaller than the network, where no host can hold everyone.
+    public func reachable(among: [Int]) -> Bool {
+        unreachable(among: among, limit: 1).isEmpty
+    }
+
+    /// Why `reachable(among:)` fails: a line per host that is down, unconnected or held by
+    /// nobody (at most `limit`).
+    public func diagnoseReachability(among: [Int], limit: Int = 8) -> [String] {
+        unreachable(among: among, limit: limit).map { "host \($0.host): \($0.reason)" }
+    }
+
+    func unreachable(among: [Int], limit: Int) -> [(host: Int, reason: String)] {
+        var found: [(host: Int, reason: String)] = []
+        let current = among.compactMap { i in
+            inspect(i) { node in
+                (i, node.identity.publicKey, node.ownSeq,
+                 "[\(node.state.rawValue), in \(node.connectionCount(.inbound)) out \(node.connectionCount(.outbound)), "
+                    + "\(node.knownRecordCount) known] \(node.readyPeers.count) ready connections")
+            }
+        }
+        for i in among where !isAlive(i) {
+            found.append((i, "down"))
+            if found.count >= limit { return found }
+        }
+        for (i, key, seq, state) in current {
+            let ready = inspect(i) { $0.readyPeers.count } ?? 0
+            let holders = current.filter { h, _, _, _ in
+                h != i && (inspect(h) { ($0.entry(for: key)?.record.seq ?? 0) >= seq } ?? false)
+            }.count
+            guard ready == 0 || holders == 0 else { continue }
+            found.append((i, "\(state), current record held by \(holders) other hosts"))
+            if found.count >= limit { break }
+        }
+        return found
+    }
+
     /// Why `converged(among:)` fails: a line per host that misses records (at most `limit`).
     public func diagnose(among: [Int], limit: Int = 8) -> [String] {
         let live = among.filter { isAlive($0) }

@@ -25,6 +25,27 @@ public enum ChurnMode: String, Sendable, Codable, CaseIterable {
     case leaveJoin
 }
 
+/// Address-book sizes for a swarm run whose books are smaller than its network, so that new
+/// buckets fill and keyed slots (PROTOCOL.md §16.3) decide who stays, under the same invariants.
+public struct BookShape: Sendable, Equatable, Codable {
+    public var newBuckets: Int
+    public var triedBuckets: Int
+    public var bucketSize: Int
+
+    /// Entries the book can hold outside the protected set.
+    public var capacity: Int { (newBuckets + triedBuckets) * bucketSize }
+
+    /// Applies these sizes to a node configuration.
+    public func apply(_ c: inout NodeConfig) {
+        c.addressBook.newBucketCount = newBuckets
+        c.addressBook.triedBucketCount = triedBuckets
+        c.addressBook.bucketSize = bucketSize
+        // A bucket reachable from one source group must still leave the others some room.
+        c.addressBook.newBucketsPerSourceGroup = max(1, newBuckets / 2)
+        c.addressBook.triedBucketsPerGroup = max(1, triedBuckets / 2)
+    }
+}
+
 /// A swarm run's configuration. `derive(seed:)` lets the seed choose it (swarm testing: each
 /// seed explores a different mix of node count, latency, loss, partition and churn).
 public struct SwarmOptions: Sendable, Equatable, Codable {
@@ -43,8 +64,11 @@ public struct SwarmOptions: Sendable, Equatable, Codable {
     public var bootstraps: Int
     /// Virtual seconds of faults before everything heals.
     public var faultSeconds: UInt64
-    /// Virtual seconds after healing within which every honest host must hold every other's current record.
+    /// Virtual seconds after healing within which every honest host must hold every other's
+    /// current record (with `book`: be reachable, see `Swarm.run`).
     public var livenessSeconds: UInt64
+    /// Books smaller than the network (open networks only); nil keeps the shipped sizes.
+    public var book: BookShape? = nil
 
     /// The configuration a seed picks. `nodes` overrides the node count.
     public static func derive(seed: UInt64, nodes: Int? = nil) -> SwarmOptions {
@@ -54,7 +78,7 @@ public struct SwarmOptions: Sendable, Equatable, Codable {
         let latencyMax = latencyMin + UInt64.random(in: 5...300, using: &r)
         let distributions = ["uniform", "normal", "pareto"]
         let losses = [0.0, 0.0, 0.01, 0.05, 0.2]
-        return SwarmOptions(
+        var o = SwarmOptions(
             nodes: nodes ?? Int.random(in: 8...64, using: &r),
             latencyMinMs: latencyMin, latencyMaxMs: latencyMax,
             distribution: distributions[Int.random(in: 0..<distributions.count, using: &r)],
@@ -67,6 +91,26 @@ public struct SwarmOptions: Sendable, Equatable, Codable {
             roster: Bool.random(using: &r),
             bootstraps: Int.random(in: 1...3, using: &r),
             faultSeconds: 60, livenessSeconds: 180)
+        if !o.roster { o.book = smallBook(seed: seed) }
+        return o
+    }
+
+    /// A third of the seeds get books of 48 entries (32 new, 16 tried) in buckets of 4 or 8
+    /// slots: smaller than the network from 49 nodes on. The tried table keeps twice
+    /// `targetOutbound` slots: a smaller one leaves every node's outbound peers in its new table
+    /// for good (entries that were reached keep their slot), and such a book stops learning,
+    /// which no real configuration does. With 16 new slots or fewer, a late joiner's record can
+    /// find its slot taken in every book that hears of it and stay held by nobody past the
+    /// liveness bound (seeds 161 and 202 at 64 nodes; PERFORMANCE.md, "Short runs"). Drawn from a generator of
+    /// its own, so that seeds picked before this option keep their other choices. Roster runs
+    /// keep their members in the protected set, outside the buckets, and are left as they are.
+    static func smallBook(seed: UInt64) -> BookShape? {
+        var r = SeededRandom(seed: seed ^ 0x424f_4f4b_0000_0000)
+        guard Int.random(in: 0..<3, using: &r) == 0 else { return nil }
+        let bucketSize = [4, 8][Int.random(in: 0...1, using: &r)]
+        let triedBuckets = 16 / bucketSize
+        let newBuckets = 32 / bucketSize
+        return BookShape(newBuckets: max(1, newBuckets), triedBuckets: triedBuckets, bucketSize: bucketSize)
     }
 
     /// The link model these options describe.
@@ -110,13 +154,17 @@ public struct SwarmOutcome: Sendable, Codable {
     public var summary: String {
         var s = "seed \(seed): \(options.nodes) nodes, \(options.distribution) \(options.latencyMinMs)–\(options.latencyMaxMs) ms, "
             + "loss \(options.loss), partition \(options.partition.rawValue), churn \(options.churn.rawValue)"
-            + "\(options.roster ? ", roster" : ""): "
+            + "\(options.roster ? ", roster" : "")"
+            + (options.book.map { ", books \($0.newBuckets)+\($0.triedBuckets)×\($0.bucketSize)" } ?? "") + ": "
         if passed {
             s += "ok, converged \(convergenceSeconds ?? 0) s after healing, \(steps) events, \(checks) checks, trace \(String(traceHash, radix: 16))"
         } else {
             s += "FAILED\n"
             for v in violations.prefix(10) { s += "  safety: \(v)\n" }
-            if convergenceSeconds == nil { s += "  liveness: not converged within \(options.livenessSeconds) s of healing\n" }
+            if convergenceSeconds == nil {
+                s += "  liveness: not " + (options.book == nil ? "converged" : "every host reachable")
+                    + " within \(options.livenessSeconds) s of healing\n"
+            }
             for d in diagnosis { s += "    \(d)\n" }
             s += "  replay: \(replay)"
         }
@@ -136,7 +184,9 @@ public enum Swarm {
         let intervals = Int(o.faultSeconds * 1000 / timing.syncIntervalMs) + 1
         let sim = SimNetwork.build(count: o.nodes, seed: seed, crypto: crypto, bootstrap: bootstrap,
                                    roster: o.roster, timing: timing,
-                                   rosterExtra: o.churn == .leaveJoin ? perInterval * intervals : 0)
+                                   rosterExtra: o.churn == .leaveJoin ? perInterval * intervals : 0) { _, config in
+            o.book?.apply(&config)
+        }
         sim.link = o.link
         let checker = InvariantChecker(crypto: crypto.provider, everyStep: everyStep)
         checker.attach(to: sim)
@@ -200,6 +250,7 @@ public enum Swarm {
                                 config.bootstrapPeers = bootstrap.map { SimNetwork.address(SimNetwork.ip(for: $0), 4001) }
                                 if o.roster { config.roster = sim.hosts[0].config.roster }
                                 timing.apply(&config)
+                                o.book?.apply(&config)
                             }
                             all.append(i)
                             sim.start(i)
@@ -215,13 +266,18 @@ public enum Swarm {
         sim.link = LinkModel()
         for i in all where !sim.isAlive(i) && !departed.contains(i) { sim.start(i) }
         let honest = all.filter { !departed.contains($0) }
-        let took = sim.run(until: { sim.converged(among: honest) }, limit: .seconds(o.livenessSeconds))
+        // Books smaller than the network cannot hold everyone: there, every honest host must be
+        // up, connected, and findable (its current record held by another honest host).
+        let live = o.book == nil ? { sim.converged(among: honest) } : { sim.reachable(among: honest) }
+        let took = sim.run(until: live, limit: .seconds(o.livenessSeconds))
         checker.checkAll(sim)
         let replay = "swift run -c release pexsim swarm --seed \(seed) --crypto \(crypto.rawValue)"
             + (options.map { " --nodes \($0.nodes)" } ?? "")
         return SwarmOutcome(
             seed: seed, crypto: crypto, options: o, traceHash: sim.traceHash, steps: sim.steps,
             violations: checker.violations.map(\.description), convergenceSeconds: took.map(\.seconds),
-            checks: checker.checks, diagnosis: took == nil ? sim.diagnose(among: honest) : [], replay: replay)
+            checks: checker.checks,
+            diagnosis: took == nil ? (o.book == nil ? sim.diagnose(among: honest) : sim.diagnoseReachability(among: honest)) : [],
+            replay: replay)
     }
 }

@@ -85,10 +85,14 @@ final class BootstrapScenarioTests: XCTestCase {
         guard let peer = answered else { return XCTFail("a was not retried within the cap") }
         XCTAssertEqual(h.node.readyPeers, [peer.publicKey])
         XCTAssertEqual(h.node.state, .maintenance)
-        // Connected now: no more bootstrap dials, to b or anyone, while the peer stays.
+        // Connected now, but to one peer and with nothing else in the book: the only bootstrap
+        // dials left are top-ups (§15.2), never to the connected a, at most one per feelerInterval.
         let dialsBefore = h.dials.count
         h.advance(by: .minutes(5), onOutputs: react)
-        XCTAssertEqual(h.dials.count, dialsBefore)
+        let later = h.dials.dropFirst(dialsBefore)
+        XCTAssertTrue(later.allSatisfy { $0.2 == b }, "\(later.map(\.2))")
+        XCTAssertLessThanOrEqual(later.count, 3)
+        XCTAssertGreaterThanOrEqual(later.count, 2)
         XCTAssertEqual(h.node.readyPeers, [peer.publicKey])
         XCTAssertEqual(h.events.filter { if case .allBootstrapUnreachable = $0 { true } else { false } }.count, 1)
     }

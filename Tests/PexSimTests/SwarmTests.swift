@@ -83,6 +83,22 @@ final class SwarmTests: XCTestCase {
         XCTAssertTrue(o.latencyMaxMs > o.latencyMinMs)
     }
 
+    /// A third of the open-network seeds get books smaller than the network; roster seeds keep
+    /// the shipped sizes (members sit in the protected set, outside the buckets).
+    func testSomeOpenNetworkSeedsGetSmallBooks() {
+        let options = (UInt64(0)..<90).map { SwarmOptions.derive(seed: $0) }
+        let small = options.filter { $0.book != nil }
+        XCTAssertTrue(small.allSatisfy { !$0.roster })
+        let open = options.filter { !$0.roster }.count
+        XCTAssertGreaterThanOrEqual(small.count, open / 5)
+        XCTAssertLessThanOrEqual(small.count, open / 2)
+        for book in small.compactMap(\.book) {
+            XCTAssertEqual(book.capacity, 48)
+            XCTAssertGreaterThanOrEqual(book.triedBuckets * book.bucketSize, 16, "room for the outbound peers in tried")
+        }
+        XCTAssertEqual(Set(small.compactMap { $0.book?.bucketSize }), [4, 8])
+    }
+
     /// A failing outcome names its seed and the command that replays it.
     func testFailureSummaryCarriesReplayCommand() {
         var outcome = Swarm.run(seed: 5, options: shortOptions(seed: 5, nodes: 8))
@@ -102,6 +118,16 @@ final class RegressionSeedTests: XCTestCase {
         let outcome = Swarm.run(seed: 2, options: shortOptions(seed: 2, nodes: 32))
         XCTAssertEqual(outcome.violations, [])
         XCTAssertNotNil(outcome.convergenceSeconds, outcome.summary)
+    }
+
+    /// Seed 198, 64 nodes, open network with books of 48 entries, no churn nor cut: host 39's
+    /// outbound peers all had its new-table slot taken, dropped its Hello record and relayed it
+    /// to no one, so no book held it and no one ever dialled it (fixed in revision 11: a peer's
+    /// own record that finds its slot taken is relayed, NodeExchange.learn).
+    func testJoinerHeldByNobodySeed198() {
+        let outcome = Swarm.run(seed: 198, options: SwarmOptions.derive(seed: 198, nodes: 64), everyStep: false)
+        XCTAssertNotNil(outcome.options.book)
+        XCTAssertTrue(outcome.passed, outcome.summary)
     }
 
     /// Seed 1, 64 nodes: a bootstrap-retry deadline already in the past pinned `nextDeadline()`
