@@ -157,24 +157,23 @@ extension SimNetwork {
 
     func unreachable(among: [Int], limit: Int) -> [(host: Int, reason: String)] {
         var found: [(host: Int, reason: String)] = []
-        let current = among.compactMap { i in
-            inspect(i) { node in
-                (i, node.identity.publicKey, node.ownSeq,
-                 "[\(node.state.rawValue), in \(node.connectionCount(.inbound)) out \(node.connectionCount(.outbound)), "
-                    + "\(node.knownRecordCount) known] \(node.readyPeers.count) ready connections")
-            }
-        }
         for i in among where !isAlive(i) {
             found.append((i, "down"))
             if found.count >= limit { return found }
         }
-        for (i, key, seq, state) in current {
-            let ready = inspect(i) { $0.readyPeers.count } ?? 0
-            let holders = current.filter { h, _, _, _ in
-                h != i && (inspect(h) { ($0.entry(for: key)?.record.seq ?? 0) >= seq } ?? false)
-            }.count
-            guard ready == 0 || holders == 0 else { continue }
-            found.append((i, "\(state), current record held by \(holders) other hosts"))
+        // Runs once a simulated second: the description is built only for a failing host.
+        let current = among.compactMap { i in inspect(i) { (i, $0.identity.publicKey, $0.ownSeq, $0.readyPeers.count) } }
+        func holds(_ h: Int, _ key: PublicKey, _ seq: UInt64) -> Bool {
+            inspect(h) { ($0.entry(for: key)?.record.seq ?? 0) >= seq } ?? false
+        }
+        for (i, key, seq, ready) in current {
+            if ready > 0, current.contains(where: { h, _, _, _ in h != i && holds(h, key, seq) }) { continue }
+            let holders = current.filter { h, _, _, _ in h != i && holds(h, key, seq) }.count
+            let state = inspect(i) { node in
+                "[\(node.state.rawValue), in \(node.connectionCount(.inbound)) out \(node.connectionCount(.outbound)), "
+                    + "\(node.knownRecordCount) known]"
+            } ?? ""
+            found.append((i, "\(state) \(ready) ready connections, current record held by \(holders) other hosts"))
             if found.count >= limit { break }
         }
         return found
