@@ -12,7 +12,10 @@ cd "$(dirname "$0")/.."
 OUT=docs/sim-results
 JOBS=${JOBS:-$(nproc)}
 swift build -c release --product pexsim
-BIN="$(swift build -c release --show-bin-path)/pexsim"
+# A copy of the binary, so that a rebuild while the runs go on cannot change what they run.
+BIN=$(mktemp -d)/pexsim
+cp "$(swift build -c release --show-bin-path)/pexsim" "$BIN"
+trap 'rm -rf "$(dirname "$BIN")"' EXIT
 mkdir -p "$OUT"
 
 declare -A RUNS=(
