@@ -110,13 +110,16 @@ public struct AddressBook: Sendable {
     /// `hash(secret ‖ tag ‖ inputs)`, every part after the secret prefixed with its length,
     /// reduced to `0..<modulus` from the digest's first 8 bytes (little endian).
     func keyedIndex(_ tag: String, _ inputs: [[UInt8]], modulus: Int) -> Int {
-        var message = secret
-        for part in [Array(tag.utf8)] + inputs {
-            let n = UInt32(truncatingIfNeeded: part.count)
-            message += [UInt8(truncatingIfNeeded: n), UInt8(truncatingIfNeeded: n >> 8),
-                        UInt8(truncatingIfNeeded: n >> 16), UInt8(truncatingIfNeeded: n >> 24)]
-            message += part
+        // One allocation: this runs several times for every record a node stores.
+        var message: [UInt8] = []
+        message.reserveCapacity(secret.count + 4 + tag.utf8.count + inputs.reduce(0) { $0 + 4 + $1.count })
+        message.append(contentsOf: secret)
+        func appendPart<Part: Collection<UInt8>>(_ part: Part) {
+            withUnsafeBytes(of: UInt32(truncatingIfNeeded: part.count).littleEndian) { message.append(contentsOf: $0) }
+            message.append(contentsOf: part)
         }
+        appendPart(tag.utf8)
+        for part in inputs { appendPart(part) }
         var value: UInt64 = 0
         for (i, byte) in hash(message).prefix(8).enumerated() { value |= UInt64(byte) << (8 * UInt64(i)) }
         return Int(truncatingIfNeeded: value % UInt64(max(1, modulus)))

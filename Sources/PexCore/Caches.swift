@@ -44,8 +44,9 @@ public struct BoundedSet<Element: Hashable> {
     ///   is 0); `false` when it was already held, in which case nothing changes.
     @discardableResult
     public mutating func insert(_ element: Element) -> Bool {
-        guard !members.contains(element) else { return false }
-        guard capacity > 0 else { return true }
+        guard capacity > 0 else { return !members.contains(element) }
+        // One lookup for the common answers (held, or new with room); elements hash their bytes.
+        guard members.insert(element).inserted else { return false }
         if ring.count < capacity {
             ring.append(element)
         } else {
@@ -53,7 +54,6 @@ public struct BoundedSet<Element: Hashable> {
             ring[next] = element
             next = next + 1 == capacity ? 0 : next + 1
         }
-        members.insert(element)
         return true
     }
 

@@ -85,8 +85,8 @@ public struct PublicKey: Hashable, Sendable, CustomStringConvertible {
         bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
     }
 
-    /// Byte-wise equality (the same as the synthesized one, kept next to `hash(into:)`).
-    public static func == (a: PublicKey, b: PublicKey) -> Bool { a.bytes == b.bytes }
+    /// Byte-wise equality (the same as the synthesized one, in one `memcmp`).
+    public static func == (a: PublicKey, b: PublicKey) -> Bool { a.bytes.sameBytes(as: b.bytes) }
 
     /// Parses a public key written as standard base64 (the original project's format).
     ///

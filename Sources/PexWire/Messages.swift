@@ -45,7 +45,7 @@ public struct SignedPeerRecord: Hashable, Sendable {
     /// Compares the signatures first: records that differ almost always differ there, and a
     /// record's bytes are three times as long.
     public static func == (a: SignedPeerRecord, b: SignedPeerRecord) -> Bool {
-        a.signature == b.signature && a.record == b.record
+        a.signature.sameBytes(as: b.signature) && a.record.sameBytes(as: b.record)
     }
 
     /// Hashes both fields as two blocks: the synthesized conformance fed the hasher one byte at

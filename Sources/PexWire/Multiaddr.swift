@@ -141,7 +141,7 @@ public struct Multiaddr: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Equal binary forms (components follow from the bytes).
-    public static func == (lhs: Multiaddr, rhs: Multiaddr) -> Bool { lhs.bytes == rhs.bytes }
+    public static func == (lhs: Multiaddr, rhs: Multiaddr) -> Bool { lhs.bytes.sameBytes(as: rhs.bytes) }
 
     /// Hashes the binary form in one block (not byte by byte, as `[UInt8]` does).
     public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
