@@ -7,7 +7,13 @@ public struct NodeMetrics: Sendable, Equatable {
     public var bytesOut = 0
     /// Records rejected, by reason (`WireError.reason` and the core's own reasons).
     public var rejections: [String: Int] = [:]
+    /// Valid records new to the node (an unknown key, or a higher seq), stored or not.
     public var recordsAccepted = 0
+    /// Valid records of new keys, from messages (counted in `recordsAccepted` too) or a peer's
+    /// `Hello`, that the address book had no slot for: the slot taken by a key that keeps it,
+    /// or the address group at its share. In an open network larger than the book this is
+    /// most of what a node hears.
+    public var recordsNotStored = 0
     public var recordsDuplicate = 0
     public var recordsStale = 0
     public var syncRounds = 0

@@ -249,6 +249,7 @@ extension Node {
             event(.peerUpdated(key, seq: record.seq, addresses: record.addresses))
             relayAs = .peerUpdate(PeerUpdate(records: [record.signed]))
         case .dropped:
+            metrics.recordsNotStored += 1
             // A peer's own record (its Hello, or an update it signed) that found its slot here
             // taken is still news: relayed, it can reach a book with room. Without this, a node
             // whose outbound peers all had the slot taken was held by nobody and never dialled

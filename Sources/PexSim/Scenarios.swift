@@ -137,6 +137,7 @@ final class Bench {
         // The work behind the simulator's cost: records each node handled (nodes running at the end).
         let work = workTotals()
         result.metrics["records_accepted_total"] = Double(work.accepted)
+        result.metrics["records_not_stored_total"] = Double(work.notStored)
         result.metrics["records_duplicate_total"] = Double(work.duplicate)
         result.metrics["relays_total"] = Double(work.relays)
         result.metrics["bytes_sent_total"] = Double(work.bytes)
@@ -148,13 +149,13 @@ final class Bench {
 
     /// Counters summed over the running nodes: what the simulator spends its time on.
     struct WorkTotals {
-        var accepted = 0, duplicate = 0, relays = 0, bytes = 0, syncs = 0, syncRecords = 0, connections = 0
+        var accepted = 0, notStored = 0, duplicate = 0, relays = 0, bytes = 0, syncs = 0, syncRecords = 0, connections = 0
         var closes: [String: Int] = [:]
         /// Not a running total: live nodes whose inbound connections are at `maxInbound` now.
         var inboundFull = 0
 
         static func - (a: WorkTotals, b: WorkTotals) -> WorkTotals {
-            WorkTotals(accepted: a.accepted - b.accepted, duplicate: a.duplicate - b.duplicate, relays: a.relays - b.relays,
+            WorkTotals(accepted: a.accepted - b.accepted, notStored: a.notStored - b.notStored, duplicate: a.duplicate - b.duplicate, relays: a.relays - b.relays,
                        bytes: a.bytes - b.bytes, syncs: a.syncs - b.syncs, syncRecords: a.syncRecords - b.syncRecords,
                        connections: a.connections - b.connections,
                        closes: a.closes.merging(b.closes.mapValues { -$0 }, uniquingKeysWith: +), inboundFull: a.inboundFull)
@@ -163,7 +164,7 @@ final class Bench {
         /// One line for `progress`: the counts, then the five commonest close causes.
         var summary: String {
             let causes = closes.filter { $0.value > 0 }.sorted { ($0.value, $1.key) > ($1.value, $0.key) }.prefix(5)
-            return "accepted \(accepted), duplicate \(duplicate), relays \(relays), syncs \(syncs) carrying \(syncRecords) records, "
+            return "accepted \(accepted) (not stored \(notStored)), duplicate \(duplicate), relays \(relays), syncs \(syncs) carrying \(syncRecords) records, "
                 + "connections \(connections), \(bytes / 1_000_000) MB; inbound full at \(inboundFull) nodes; closed: "
                 + causes.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
         }
@@ -174,6 +175,7 @@ final class Bench {
         for i in sim.hosts.indices {
             sim.inspect(i) { node in
                 work.accepted += node.metrics.recordsAccepted
+                work.notStored += node.metrics.recordsNotStored
                 work.duplicate += node.metrics.recordsDuplicate
                 work.relays += node.metrics.relays
                 work.bytes += node.metrics.bytesOut

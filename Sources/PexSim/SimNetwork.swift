@@ -526,10 +526,13 @@ public final class SimNetwork {
     /// Whether host `i`'s node is running (same as `hosts[i].alive`, without touching the node).
     public func isAlive(_ i: Int) -> Bool { running[i] }
 
+    /// Whether host `i` runs a node that `inspect` would show (up, and not an adversary's script).
+    public func isInspectable(_ i: Int) -> Bool { running[i] && (scripts.isEmpty || scripts[i] == nil) }
+
     /// Reads host `i`'s node without copying it.
     /// - Returns: What `body` returns, or nil when the host is down.
     public func inspect<T>(_ i: Int, _ body: (Node) -> T) -> T? {
-        guard running[i], scripts.isEmpty || scripts[i] == nil else { return nil }
+        guard isInspectable(i) else { return nil }
         // `node!` on the array element borrows it in place; `unsafelyUnwrapped` (a getter)
         // would copy the whole node.
         return body(hosts[i].node!)

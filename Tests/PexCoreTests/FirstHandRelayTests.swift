@@ -35,6 +35,7 @@ final class FirstHandRelayTests: XCTestCase {
         let joiner = RawPeer.connect(to: h, identity: RawPeer.key(3), ip: "14.0.0.1")
         joiner.handshake()
         XCTAssertNil(h.node.entry(for: joiner.publicKey), "its slot is taken: not stored")
+        XCTAssertEqual(h.node.metrics.recordsNotStored, 1)
         XCTAssertEqual(announced(to: listener), baseline + [joiner.record], "but relayed to the other ready peer")
 
         // The same record again on a new connection: relayed once per (key, seq) only.
@@ -55,6 +56,7 @@ final class FirstHandRelayTests: XCTestCase {
         XCTAssertNil(h.node.entry(for: RawPeer.key(1000).publicKey), "its slot is taken: not stored")
         XCTAssertEqual(announced(to: listener), baseline, "a second-hand record that was dropped goes no further")
         XCTAssertEqual(h.node.metrics.recordsAccepted, 1, "the record passed validation; only the book dropped it")
+        XCTAssertEqual(h.node.metrics.recordsNotStored, 2, "counted as not stored, with the listener's Hello record (the informant holds the only slot)")
     }
 }
 

@@ -107,6 +107,7 @@ final class AdminServiceTests: XCTestCase {
         metrics.recordsAccepted = 10
         metrics.recordsDuplicate = 3
         metrics.recordsStale = 1
+        metrics.recordsNotStored = 6
         metrics.syncRounds = 7
         metrics.syncRecords = 70
         metrics.connectionsOpened = ["outbound": 3, "inbound": 2, "refused": 1]
@@ -161,6 +162,9 @@ final class AdminServiceTests: XCTestCase {
             pex_records_received_total{outcome="accepted"} 10
             pex_records_received_total{outcome="duplicate"} 3
             pex_records_received_total{outcome="stale"} 1
+            # HELP pex_records_not_stored_total Valid records of new keys the address book had no slot for.
+            # TYPE pex_records_not_stored_total counter
+            pex_records_not_stored_total 6
             # HELP pex_rejections_total Records and frames rejected, by reason.
             # TYPE pex_rejections_total counter
             pex_rejections_total{reason="bad-signature"} 4

@@ -38,18 +38,19 @@ final class ScaleTests: XCTestCase {
     /// commonest first (ties by name), zero differences left out, and the current count of
     /// nodes with full inbound slots rather than a difference.
     func testWorkTotalsDifferenceAndSummary() {
-        let before = Bench.WorkTotals(accepted: 10, duplicate: 5, relays: 2, bytes: 1_000_000, syncs: 1, syncRecords: 4,
+        let before = Bench.WorkTotals(accepted: 10, notStored: 4, duplicate: 5, relays: 2, bytes: 1_000_000, syncs: 1, syncRecords: 4,
                                       connections: 3, closes: ["feeler-done": 2, "transport": 1], inboundFull: 7)
-        let after = Bench.WorkTotals(accepted: 25, duplicate: 9, relays: 3, bytes: 4_500_000, syncs: 4, syncRecords: 10,
+        let after = Bench.WorkTotals(accepted: 25, notStored: 12, duplicate: 9, relays: 3, bytes: 4_500_000, syncs: 4, syncRecords: 10,
                                      connections: 9, closes: ["feeler-done": 2, "transport": 4, "evicted-for-a-new-peer": 3,
                                                               "dial-failed": 5],
                                      inboundFull: 2)
         let round = after - before
         XCTAssertEqual(round.accepted, 15)
+        XCTAssertEqual(round.notStored, 8)
         XCTAssertEqual(round.closes["transport"], 3)
         XCTAssertEqual(round.inboundFull, 2)
         XCTAssertEqual(round.summary,
-                       "accepted 15, duplicate 4, relays 1, syncs 3 carrying 6 records, connections 6, 3 MB; "
+                       "accepted 15 (not stored 8), duplicate 4, relays 1, syncs 3 carrying 6 records, connections 6, 3 MB; "
                        + "inbound full at 2 nodes; closed: dial-failed 5, evicted-for-a-new-peer 3, transport 3")
     }
 

@@ -98,6 +98,10 @@ public enum PrometheusExporter {
         received.add(m.recordsStale, [("outcome", "stale")])
         families.append(received)
 
+        var notStored = Family("pex_records_not_stored_total", "counter", "Valid records of new keys the address book had no slot for.")
+        notStored.add(m.recordsNotStored, [])
+        families.append(notStored)
+
         var rejections = Family("pex_rejections_total", "counter", "Records and frames rejected, by reason.")
         rejections.add(counts: m.rejections, label: "reason")
         families.append(rejections)
