@@ -11,7 +11,7 @@ public struct NodeMetrics: Sendable, Equatable {
     public var recordsAccepted = 0
     /// Valid records of new keys, from messages (counted in `recordsAccepted` too) or a peer's
     /// `Hello`, that the address book had no slot for: the slot taken by a key that keeps it,
-    /// or the address group at its share. In an open network larger than the book this is
+    /// the address group at its share, or (for a member) the protected set full. In an open network larger than the book this is
     /// most of what a node hears.
     public var recordsNotStored = 0
     public var recordsDuplicate = 0
