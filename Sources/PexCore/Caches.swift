@@ -44,7 +44,8 @@ public struct BoundedSet<Element: Hashable> {
     ///   is 0); `false` when it was already held, in which case nothing changes.
     @discardableResult
     public mutating func insert(_ element: Element) -> Bool {
-        guard capacity > 0 else { return !members.contains(element) }
+        // A set of capacity 0 holds nothing, so every element is new to it.
+        guard capacity > 0 else { return true }
         // One lookup for the common answers (held, or new with room); elements hash their bytes.
         guard members.insert(element).inserted else { return false }
         if ring.count < capacity {
